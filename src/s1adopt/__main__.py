@@ -1,0 +1,5 @@
+"""Allow ``python -m s1adopt``."""
+
+from s1adopt.entrypoints.cli import main
+
+main()

@@ -1,0 +1,43 @@
+"""The unit of work on SQLAlchemy: one connection, one transaction."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import OperationalError
+
+from s1adopt.adapters.db.repository import SqlMigrationRepository
+from s1adopt.domain.errors import ConfigurationError
+
+
+class SqlUnitOfWork:
+    """``services.ports.UnitOfWork``: leaving without ``commit()`` rolls back."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def __enter__(self) -> SqlUnitOfWork:
+        try:
+            self._connection: Connection = self._engine.connect()
+        except OperationalError as exc:
+            raise ConfigurationError(f"database unreachable: {exc.orig}") from exc
+        self._transaction = self._connection.begin()
+        self.migration = SqlMigrationRepository(self._connection)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            if self._transaction.is_active:
+                self._transaction.rollback()
+        finally:
+            self._connection.close()
+
+    def commit(self) -> None:
+        """Make the transaction's work durable."""
+        self._transaction.commit()

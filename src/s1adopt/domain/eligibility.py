@@ -1,0 +1,48 @@
+"""The Eligible Product Combinations list (EPCL): which device products may be migrated."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from s1adopt.domain.devices import DeviceType
+
+
+@dataclass(frozen=True, slots=True)
+class Product:
+    """A device product: type, manufacturer, model and firmware version as tested by DCC."""
+
+    device_type: DeviceType
+    manufacturer: str
+    model: str
+    firmware_version: str | None  # None for Type 2 devices, whose firmware is not tracked
+
+
+class EligibleProducts:
+    """The set of products DCC has tested and accepts for migration.
+
+    Rule (this project's simplification of the EPCL, whose combinations also name the
+    communications provider): an installation is eligible when each of its devices is an
+    eligible product; for Type 2 devices the firmware version is not compared.
+    """
+
+    def __init__(self, products: Iterable[Product]) -> None:
+        self._products = frozenset(
+            Product(p.device_type, p.manufacturer, p.model, None)
+            if p.device_type.is_type2
+            else p
+            for p in products
+        )
+
+    def __contains__(self, product: object) -> bool:
+        if not isinstance(product, Product):
+            return False
+        if product.device_type.is_type2:
+            product = Product(product.device_type, product.manufacturer, product.model, None)
+        return product in self._products
+
+    def __iter__(self) -> Iterator[Product]:
+        return iter(sorted(self._products, key=lambda p: (p.device_type, p.model)))
+
+    def __len__(self) -> int:
+        return len(self._products)

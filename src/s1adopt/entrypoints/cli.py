@@ -1,0 +1,284 @@
+"""The ``s1adopt`` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from s1adopt.bootstrap import Application
+from s1adopt.config import Settings
+from s1adopt.domain.errors import (
+    ConfigurationError,
+    MigrationFileRejected,
+    NotFound,
+    S1AdoptError,
+)
+from s1adopt.entrypoints import demo as demo_module
+from s1adopt.entrypoints.emulator_cli import emulator_app
+from s1adopt.entrypoints.progress import RichProgress
+from s1adopt.services.intake import take_in_migration_file
+from s1adopt.services.migrate import MigrationRun, migrate_batches, take_in_all
+from s1adopt.services.queries import InstallationView, OutcomeSummary
+
+app = typer.Typer(
+    name="s1adopt",
+    help="Enrolment and Adoption of SMETS1 installations: migrate, inventory, emulate.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+fleet_app = typer.Typer(help="Generate emulated SMETS1 fleets.", no_args_is_help=True)
+inventory_app = typer.Typer(help="Look up the Smart Metering Inventory.", no_args_is_help=True)
+keys_app = typer.Typer(help="The service's keys.", no_args_is_help=True)
+app.add_typer(fleet_app, name="fleet")
+app.add_typer(emulator_app, name="emulator")
+app.add_typer(inventory_app, name="inventory")
+app.add_typer(keys_app, name="keys")
+
+err = Console(stderr=True)
+out = Console()
+T = TypeVar("T")
+
+DbOption = Annotated[
+    str | None,
+    typer.Option("--db", help="Database URL (default: S1ADOPT_DATABASE_URL or ./s1adopt.db)"),
+]
+
+# One table from error class to exit code; the message is the error's own text.
+EXIT_CODES: list[tuple[type[S1AdoptError], int]] = [
+    (MigrationFileRejected, 2),
+    (NotFound, 3),
+    (ConfigurationError, 4),
+    (S1AdoptError, 1),
+]
+
+
+def _guard(action: Callable[[], T]) -> T:
+    try:
+        return action()
+    except S1AdoptError as exc:
+        for kind, code in EXIT_CODES:
+            if isinstance(exc, kind):
+                err.print(f"[red]error:[/red] {exc}")
+                raise typer.Exit(code) from exc
+        raise
+
+
+def _settings(db: str | None) -> Settings:
+    settings = Settings()
+    if db:
+        settings = settings.model_copy(update={"database_url": db})
+    return settings
+
+
+def summary_table(summary: OutcomeSummary, title: str) -> Table:
+    """Outcome counts as a table."""
+    table = Table(title=title)
+    table.add_column("outcome")
+    table.add_column("installations", justify="right")
+    table.add_column("share", justify="right")
+    for label, count in sorted(summary.outcomes.items(), key=lambda kv: (-kv[1], kv[0])):
+        share = f"{100 * count / summary.total:.1f}%" if summary.total else "-"
+        table.add_row(label, f"{count:,}", share)
+    if summary.unfinished:
+        table.add_row("(unfinished)", f"{summary.unfinished:,}", "")
+    table.add_row("[bold]total", f"[bold]{summary.total:,}", "")
+    return table
+
+
+def run_migration(
+    application: Application, files: list[Path], headend: str | None, show_progress: bool
+) -> MigrationRun:
+    """Take in ``files`` and migrate their installations through the head ends at ``headend``."""
+    run = MigrationRun()
+    keyring, eligible = application.keyring, application.eligible_products
+    settings = application.settings
+    with RichProgress(show_progress) as progress:
+        def intake(path: Path) -> Any:
+            return take_in_migration_file(
+                path, application.unit_of_work, eligible, keyring.unsealer(), keyring.vault(),
+                application.clock, settings.max_migration_file_bytes, progress,
+            )
+
+        take_in_all(files, intake, run)
+
+        async def work() -> MigrationRun:
+            async with application.headend_directory(headend) as directory:
+                pipeline = application.pipeline(directory)
+                return await migrate_batches(
+                    run, pipeline, application.queries, settings.report_dir, progress
+                )
+
+        asyncio.run(work())
+    return run
+
+
+@app.command()
+def migrate(
+    files: Annotated[list[Path], typer.Argument(help="Migration files (XML, schema v1)")],
+    headend: Annotated[
+        str | None,
+        typer.Option(help="Control address of the head ends, e.g. http://127.0.0.1:8700"),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
+    db: DbOption = None,
+) -> None:
+    """Validate, test and commission the installations of migration files (resumable)."""
+    application = Application(_settings(db))
+    if headend is None:
+        err.print("[red]error:[/red] --headend is required: the control address of the SMSO "
+                  "head ends (start the emulator with `s1adopt emulator serve DIR`)")
+        raise typer.Exit(4)
+    run = _guard(lambda: run_migration(application, files, headend, not as_json))
+    if as_json:
+        print(json.dumps({
+            "total": run.summary.total,
+            "outcomes": run.summary.outcomes,
+            "unfinished": run.summary.unfinished,
+            "batches": [
+                {"batch": b.batch_id, "file": b.file_name, "resumed": b.already_known,
+                 "report": str(r)}
+                for b, r in zip(run.batches, run.reports, strict=True)
+            ],
+            "rejected": [{"file": str(p), "error": e} for p, e in run.rejected],
+        }, indent=None))
+    else:
+        for path, message in run.rejected:
+            err.print(f"[red]rejected:[/red] {message}")
+        out.print(summary_table(run.summary, "Migration outcomes"))
+        for report in run.reports:
+            out.print(f"report: {report}")
+    if run.rejected:
+        raise typer.Exit(2)
+
+
+@inventory_app.command("show")
+def inventory_show(
+    identifier: Annotated[str, typer.Argument(help="Device EUI-64, MPAN, MPRN or reference")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+    db: DbOption = None,
+) -> None:
+    """Show an installation with its devices, SMI statuses and histories."""
+    application = Application(_settings(db))
+    view = _guard(lambda: application.queries.find_installation(identifier))
+    if view is None:
+        err.print(f"[red]error:[/red] {identifier!r} is not in the inventory (try a device "
+                  "EUI-64 like 90-B3-D5-1F-30-01-00-00, a 13-digit MPAN or an MPRN)")
+        raise typer.Exit(3)
+    if as_json:
+        print(json.dumps(_view_json(view), default=str))
+        return
+    _print_view(view)
+
+
+def _view_json(view: InstallationView) -> dict[str, Any]:
+    return {
+        "installation": view.reference, "batch": view.batch_id, "cohort": view.cohort,
+        "smso": view.smso, "type": view.installation_type, "state": view.state,
+        "outcome": view.outcome, "attempts": view.attempts,
+        "meterPoints": [{"mpxn": m, "kind": k, "serviceFlag": f} for m, k, f in view.meter_points],
+        "history": [{"state": h.status, "at": h.at.isoformat(), "note": h.note}
+                    for h in view.history],
+        "devices": [
+            {"deviceId": d.device_id, "type": d.device_type, "manufacturer": d.manufacturer,
+             "model": d.model, "firmware": d.firmware_version, "smiStatus": d.smi_status,
+             "statusSince": d.status_since.isoformat(), "associatedWith": d.associated_with,
+             "mpxn": d.mpxn, "credentialHolder": d.credential_holder,
+             "history": [{"status": h.status, "from": h.at.isoformat(), "reason": h.note}
+                         for h in d.history]}
+            for d in view.devices
+        ],
+    }
+
+
+def _print_view(view: InstallationView) -> None:
+    out.print(f"[bold]Installation {view.reference}[/bold]  batch {view.batch_id}  "
+              f"cohort {view.cohort}  SMSO {view.smso}  {view.installation_type}")
+    out.print(f"migration state: [bold]{view.state}[/bold]  outcome: {view.outcome or '-'}  "
+              f"attempts: {view.attempts}")
+    for mpxn, kind, flag in view.meter_points:
+        out.print(f"{kind} {mpxn}  DCC service flag: {flag or '-'}")
+    table = Table(title="Devices")
+    for col in ("device", "type", "product", "firmware", "SMI status", "since", "credentials"):
+        table.add_column(col)
+    for d in view.devices:
+        table.add_row(d.device_id, d.device_type, f"{d.manufacturer} {d.model}",
+                      d.firmware_version or "-", d.smi_status,
+                      d.status_since.strftime("%Y-%m-%d %H:%M:%S"), d.credential_holder)
+    out.print(table)
+    history = Table(title="History")
+    for col in ("at", "of", "status", "note"):
+        history.add_column(col)
+    for h in view.history:
+        history.add_row(h.at.strftime("%Y-%m-%d %H:%M:%S"), "installation", h.status, h.note)
+    for d in view.devices:
+        for h in d.history:
+            history.add_row(h.at.strftime("%Y-%m-%d %H:%M:%S"), d.device_id, h.status, h.note)
+    out.print(history)
+
+
+@fleet_app.command("generate")
+def fleet_generate(
+    installations: Annotated[int, typer.Option(help="How many installations", min=1)] = 1000,
+    fault_rate: Annotated[float, typer.Option(help="Share of faulty installations", min=0.0,
+                                              max=1.0)] = 0.05,
+    seed: Annotated[int, typer.Option(help="Seed: same seed, same fleet")] = 1,
+    out_dir: Annotated[Path, typer.Option("--out", help="Directory to write the fleet to")] = Path(
+        "fleet"),
+) -> None:
+    """Write migration files, expected.json and the emulator's state for a generated fleet."""
+    from s1adopt.emulators.fleet import generate_fleet
+
+    application = Application(Settings())
+    public_key = _guard(lambda: application.keyring.transport_public_key)
+    with RichProgress() as progress:
+        progress.start("generating fleet", installations)
+        try:
+            summary = generate_fleet(out_dir, installations, fault_rate, seed, public_key,
+                                     progress.advance)
+        except ValueError as exc:
+            err.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(2) from exc
+    out.print(f"fleet of {summary.total:,} installations in {out_dir}")
+    for path in summary.files:
+        out.print(f"  migration file: {path}")
+    out.print(f"  expected outcomes: {out_dir / 'expected.json'}")
+
+
+@keys_app.command("init")
+def keys_init() -> None:
+    """Create the vault key and the migration transport key pair if absent."""
+    application = Application(Settings())
+    public = _guard(lambda: application.keyring.transport_public_key)
+    out.print(f"keys in {application.settings.key_dir}; migration transport public key "
+              f"(X25519, hex): {public.hex()}")
+
+
+@app.command()
+def demo(
+    installations: Annotated[int, typer.Option(help="Installations in the fleet", min=1)] = 1000,
+    seed: Annotated[int, typer.Option(help="Seed of the fleet")] = 1,
+    fault_rate: Annotated[float, typer.Option(help="Share of faulty installations")] = 0.05,
+    workdir: Annotated[Path, typer.Option(help="Where the demo keeps its files")] = Path(
+        "s1adopt-demo"),
+) -> None:
+    """Generate a fleet, serve it from emulated head ends, migrate it and check the outcomes."""
+    code = _guard(lambda: demo_module.run_demo(workdir, installations, seed, fault_rate, out))
+    raise typer.Exit(code)
+
+
+def main() -> None:
+    """Run the CLI."""
+    app(prog_name="s1adopt")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,71 @@
+"""``s1adopt emulator``: serve emulated SMSO head ends and read their counters."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+emulator_app = typer.Typer(help="Emulated SMSO head ends.", no_args_is_help=True)
+err = Console(stderr=True)
+MAX_STATS_BYTES = 512 * 1024 * 1024
+
+
+@emulator_app.command("serve")
+def serve(
+    fleet_dir: Annotated[Path, typer.Argument(help="Fleet directory from `fleet generate`")],
+    host: Annotated[str, typer.Option(help="Loopback address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Control port (0: any free port)")] = 8700,
+) -> None:
+    """Serve the fleet's head ends; the control address tells where each one listens."""
+    from s1adopt.emulators.runner import serve_emulator
+
+    def ready(url: str) -> None:
+        print(f"control: {url}", flush=True)
+
+    try:
+        asyncio.run(serve_emulator(fleet_dir, host, port, ready))
+    except KeyboardInterrupt:
+        pass
+    except (ValueError, OSError) as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(4) from exc
+
+
+def fetch_stats(headend: str) -> dict[str, Any]:
+    """The emulator's counters from its control address."""
+    url = headend.rstrip("/") + "/stats"
+    if not url.startswith(("http://", "https://")):
+        raise ValueError(f"{headend!r} is not an http:// control address")
+    with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310 - scheme checked
+        stats: dict[str, Any] = json.loads(response.read(MAX_STATS_BYTES))
+    return stats
+
+
+@emulator_app.command("stats")
+def stats(
+    headend: Annotated[str, typer.Option(help="Control address, e.g. http://127.0.0.1:8700")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """The emulator's counters, including credential replacements per device."""
+    try:
+        data = fetch_stats(headend)
+    except (ValueError, OSError, urllib.error.URLError) as exc:
+        err.print(f"[red]error:[/red] cannot read {headend}/stats: {exc}")
+        raise typer.Exit(4) from exc
+    if as_json:
+        print(json.dumps(data))
+        return
+    table = Table(title=f"Emulator counters at {headend}")
+    table.add_column("counter")
+    table.add_column("value", justify="right")
+    for key, value in data.get("totals", {}).items():
+        table.add_row(key, f"{value:,}")
+    Console().print(table)

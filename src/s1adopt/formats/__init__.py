@@ -1,0 +1,1 @@
+"""Bytes <-> domain: migration files, credential envelopes, head-end wire messages, reports."""

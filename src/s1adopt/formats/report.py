@@ -1,0 +1,40 @@
+"""Batch reports: one CSV line per installation (outcome and reason), streamed to a file.
+
+Reports never contain credentials: the rows they are given hold identities and outcomes only.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from s1adopt.domain.failures import COMMISSIONED_OUTCOME, FailureReason
+
+REPORT_COLUMNS = ("installation", "mpan", "mprn", "outcome", "attempts", "explanation", "detail")
+
+
+def explain(outcome: str) -> str:
+    """The human explanation of an outcome label."""
+    if outcome == COMMISSIONED_OUTCOME:
+        return "Adopted: every device Commissioned and the meter points Enrolled."
+    try:
+        return FailureReason(outcome).explanation
+    except ValueError:
+        return ""
+
+
+def write_report(path: Path, rows: Iterable[Sequence[object]]) -> int:
+    """Write ``REPORT_COLUMNS`` rows to ``path`` atomically; return the number of rows."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(path.suffix + ".partial")
+    count = 0
+    with open(partial, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(REPORT_COLUMNS)
+        for row in rows:
+            writer.writerow(row)
+            count += 1
+    os.replace(partial, path)
+    return count

@@ -1,0 +1,263 @@
+"""The migration pipeline: Device Testing, then Commissioning, for the work of some batches.
+
+Rules:
+- Work is taken in chunks; each chunk's transitions are committed together with the work that
+  follows them (the installation's next step), so a crash at any point resumes from the last
+  commit: re-running finishes the batches, commissions nothing twice and leaves nothing
+  half-done.
+- Before any device is given a new credential, the new credential is generated, sealed and
+  committed (state COMMISSIONING, devices REPLACING). On resume, a device that refuses the SMSO
+  credential is probed with the stored new one: if it answers, the replacement already happened
+  and is not repeated, so each device's credential is replaced at most once.
+- Device traffic is asynchronous with at most ``concurrency`` operations in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from s1adopt.domain.devices import CredentialHolder, Device, SmiStatus
+from s1adopt.domain.errors import (
+    CredentialError,
+    DeviceAuthenticationFailed,
+    DeviceUnreachable,
+    HeadEndError,
+    HeadEndUnavailable,
+)
+from s1adopt.domain.failures import FailureReason
+from s1adopt.domain.installation import MigrationState
+from s1adopt.domain.secrets import Secret
+from s1adopt.services.intake import SMSO_CREDENTIAL
+from s1adopt.services.ports import (
+    Clock,
+    CredentialVault,
+    HeadEnd,
+    HeadEndDirectory,
+    MigrationUnit,
+    Progress,
+    UnitOfWorkFactory,
+    WorkStep,
+)
+
+DCC_PENDING = "dcc-pending"
+DCC_CREDENTIAL = "dcc"
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineSettings:
+    """Tuning of the pipeline."""
+
+    chunk_size: int = 500
+    concurrency: int = 128
+
+
+class Failure(Exception):
+    """An installation-level failure found while working on it (internal to this module)."""
+
+    def __init__(self, reason: FailureReason, detail: str) -> None:
+        super().__init__(detail)
+        self.reason, self.detail = reason, detail
+
+
+class MigrationPipeline:
+    """Runs Device Testing and Commissioning for the pending work of some batches."""
+
+    def __init__(
+        self,
+        uow_factory: UnitOfWorkFactory,
+        headends: HeadEndDirectory,
+        vault: CredentialVault,
+        clock: Clock,
+        settings: PipelineSettings | None = None,
+    ) -> None:
+        self._uow_factory, self._headends = uow_factory, headends
+        self._vault, self._clock = vault, clock
+        self._settings = settings or PipelineSettings()
+        self._gate = asyncio.Semaphore(self._settings.concurrency)
+
+    async def run(self, batch_ids: Sequence[int], progress: Progress | None = None) -> None:
+        """Work until no installation of the batches has pending work."""
+        with self._uow_factory() as uow:
+            pending = uow.migration.pending_count(batch_ids)
+        if progress:
+            progress.start("migrating", pending)
+        after_id = 0
+        while True:
+            with self._uow_factory() as uow:
+                ids = uow.migration.next_work(batch_ids, self._settings.chunk_size, after_id)
+                units = uow.migration.load_units(ids)
+            if not units:
+                if after_id == 0:
+                    return
+                after_id = 0  # another pass picks up anything left behind
+                continue
+            after_id = ids[-1]
+            await self._work_on(units)
+            if progress:
+                progress.advance(sum(1 for u in units if u.next_step is None))
+
+    async def _work_on(self, units: list[MigrationUnit]) -> None:
+        to_test = [u for u in units if u.installation.state is MigrationState.VALIDATED]
+        results = await asyncio.gather(*(self._capture(self._test(u)) for u in to_test))
+        now = self._clock.now()
+        for unit, failure in zip(to_test, results, strict=True):
+            if failure is None:
+                unit.installation.pass_device_testing(now)
+            else:
+                self._fail(unit, failure)
+        for unit in units:
+            if unit.installation.state is MigrationState.TESTED:
+                self._prepare_commissioning(unit)
+        self._save(units)
+        to_commission = [u for u in units if u.installation.state is MigrationState.COMMISSIONING]
+        results = await asyncio.gather(
+            *(self._capture(self._install_credentials(u)) for u in to_commission)
+        )
+        for unit, failure in zip(to_commission, results, strict=True):
+            if failure is None:
+                self._complete(unit)
+            else:
+                self._fail(unit, failure)
+        self._save(to_commission)
+
+    def _save(self, units: Sequence[MigrationUnit]) -> None:
+        if not units:
+            return
+        with self._uow_factory() as uow:
+            uow.migration.save_units(units, self._clock.now())
+            uow.commit()
+
+    @staticmethod
+    async def _capture(work: Awaitable[None]) -> Failure | None:
+        try:
+            await work
+        except Failure as failure:
+            return failure
+        return None
+
+    async def _device_op(self, op: Callable[[], Awaitable[T]]) -> T:
+        async with self._gate:
+            return await op()
+
+    def _headend(self, unit: MigrationUnit) -> HeadEnd:
+        headend = self._headends.for_smso(unit.smso)
+        if headend is None:
+            raise Failure(FailureReason.UNKNOWN_HEAD_END, f"no head end for SMSO {unit.smso}")
+        return headend
+
+    def _credential(self, unit: MigrationUnit, device: Device, purpose: str) -> Secret:
+        blob = unit.credentials.get((device.device_id, purpose))
+        if blob is None:
+            raise Failure(
+                FailureReason.COMMISSIONING_FAILED, f"{device.device_id}: no {purpose} credential"
+            )
+        try:
+            return self._vault.open(device.device_id, purpose, blob)
+        except CredentialError as exc:
+            raise Failure(FailureReason.COMMISSIONING_FAILED, str(exc)) from exc
+
+    async def _test(self, unit: MigrationUnit) -> None:
+        headend = self._headend(unit)
+        devices = [d for d in unit.devices if d.credential_holder is CredentialHolder.SMSO]
+        outcomes = await asyncio.gather(
+            *(self._capture(self._test_device(headend, unit, d)) for d in devices)
+        )
+        for failure in outcomes:
+            if failure is not None:
+                raise failure
+
+    async def _test_device(self, headend: HeadEnd, unit: MigrationUnit, device: Device) -> None:
+        secret = self._credential(unit, device, SMSO_CREDENTIAL)
+        try:
+            reported = await self._device_op(lambda: headend.read_identity(device.device_id, secret))
+        except HeadEndError as exc:
+            raise _failure_for(exc, FailureReason.HEAD_END_UNAVAILABLE) from exc
+        mismatch = reported.mismatch_with(device)
+        if mismatch is not None:
+            kind, detail = mismatch
+            reason = (
+                FailureReason.FIRMWARE_MISMATCH if kind == "firmware" else FailureReason.DEVICE_MISMATCH
+            )
+            raise Failure(reason, detail)
+
+    def _prepare_commissioning(self, unit: MigrationUnit) -> None:
+        for device in unit.devices:
+            if device.credential_holder is CredentialHolder.SMSO:
+                new = self._vault.new_credential()
+                key = (device.device_id, DCC_PENDING)
+                sealed = self._vault.seal(device.device_id, DCC_PENDING, new)
+                unit.credentials[key] = unit.store_credentials[key] = sealed
+                device.credential_holder = CredentialHolder.REPLACING
+                unit.audit.append((device.device_id, "dcc credential generated"))
+        unit.installation.begin_commissioning(self._clock.now())
+        unit.next_step = WorkStep.COMMISSION
+
+    async def _install_credentials(self, unit: MigrationUnit) -> None:
+        headend = self._headend(unit)
+        devices = [d for d in unit.devices if d.credential_holder is CredentialHolder.REPLACING]
+        outcomes = await asyncio.gather(
+            *(self._capture(self._replace_on_device(headend, unit, d)) for d in devices)
+        )
+        for failure in outcomes:
+            if failure is not None:
+                raise failure
+
+    async def _replace_on_device(
+        self, headend: HeadEnd, unit: MigrationUnit, device: Device
+    ) -> None:
+        current = self._credential(unit, device, SMSO_CREDENTIAL)
+        new = self._credential(unit, device, DCC_PENDING)
+        device_id = device.device_id
+        try:
+            await self._device_op(
+lambda: headend.replace_credential(device_id, current, new))
+        except DeviceAuthenticationFailed:
+            # The SMSO credential no longer works: an earlier run may have replaced it already.
+            try:
+                await self._device_op(lambda: headend.read_identity(device_id, new))
+            except HeadEndError as exc:
+                raise Failure(
+                    FailureReason.COMMISSIONING_FAILED,
+                    f"{device_id}: refuses both the SMSO and the new DCC credential",
+                ) from exc
+            unit.audit.append((device_id, "dcc credential found installed on resume"))
+        except HeadEndError as exc:
+            raise Failure(FailureReason.COMMISSIONING_FAILED, f"{device_id}: {exc}") from exc
+        else:
+            unit.audit.append((device_id, "dcc credential installed"))
+        device.credential_holder = CredentialHolder.DCC
+
+    def _complete(self, unit: MigrationUnit) -> None:
+        now = self._clock.now()
+        for device in unit.devices:
+            key_pending = (device.device_id, DCC_PENDING)
+            if key_pending in unit.credentials:
+                unit.store_credentials[(device.device_id, DCC_CREDENTIAL)] = unit.credentials[
+                    key_pending
+                ]
+                unit.store_credentials.pop(key_pending, None)
+                unit.drop_credentials.update({key_pending, (device.device_id, SMSO_CREDENTIAL)})
+                unit.audit.append((device.device_id, "smso credential discarded"))
+            device.change_status(SmiStatus.COMMISSIONED, now, "adopted by migration")
+        unit.installation.complete_commissioning(now)
+        unit.enrol_meter_points = True
+        unit.next_step = None
+
+    def _fail(self, unit: MigrationUnit, failure: Failure) -> None:
+        unit.installation.fail(failure.reason, failure.detail, self._clock.now())
+        unit.next_step = None
+
+
+def _failure_for(exc: HeadEndError, otherwise: FailureReason) -> Failure:
+    """The Device Testing failure a head-end error stands for."""
+    if isinstance(exc, DeviceUnreachable):
+        return Failure(FailureReason.DEVICE_NO_RESPONSE, str(exc))
+    if isinstance(exc, DeviceAuthenticationFailed):
+        return Failure(FailureReason.CREDENTIAL_MISMATCH, str(exc))
+    if isinstance(exc, HeadEndUnavailable):
+        return Failure(FailureReason.HEAD_END_UNAVAILABLE, str(exc))
+    return Failure(otherwise, str(exc))

@@ -1,0 +1,197 @@
+"""Intake and the migration pipeline on real SQLite and PostgreSQL, with a fake head end."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from s1adopt.adapters.db import tables as t
+from s1adopt.adapters.db.engine import make_engine, upgrade_schema
+from s1adopt.adapters.db.queries import SqlMigrationQueries
+from s1adopt.adapters.db.uow import SqlUnitOfWork
+from s1adopt.adapters.keys.vault import Keyring
+from s1adopt.domain.devices import ReportedDevice
+from s1adopt.domain.errors import MigrationFileRejected
+from s1adopt.domain.identities import Eui64
+from s1adopt.domain.records import InstallationRecord
+from s1adopt.domain.secrets import Secret
+from s1adopt.formats.credentials import CredentialSealer
+from s1adopt.formats.eligible_products import load_eligible_products
+from s1adopt.services.intake import IntakeResult, take_in_migration_file
+from s1adopt.services.pipeline import MigrationPipeline, PipelineSettings
+from tests.builders import SMSO, FleetBuilder, with_device, write_file
+from tests.conftest import StepClock
+from tests.fakes import FakeDevice, FakeDirectory, FakeHeadEnd, SimulatedCrash
+
+
+class World:
+    """A store, keys, a fake head end holding the fleet's devices, and a migration file."""
+
+    def __init__(self, url: str, tmp: Path, clock: StepClock) -> None:
+        self.engine = make_engine(url)
+        upgrade_schema(self.engine)
+        self.keyring = Keyring(tmp / "keys")
+        self.clock = clock
+        self.tmp = tmp
+        self.headend = FakeHeadEnd()
+        self.sealer = CredentialSealer(self.keyring.transport_public_key, "F1")
+        self.fleet = FleetBuilder(self.sealer)
+
+    def uow(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.engine)
+
+    def install_devices(self, record: InstallationRecord) -> None:
+        for dev in record.devices:
+            eui = Eui64.parse(dev.device_id)
+            if eui in self.fleet.credentials:
+                self.headend.devices[eui] = FakeDevice(
+                    self.fleet.credentials[eui],
+                    ReportedDevice(dev.device_type, dev.manufacturer, dev.model,
+                                   dev.firmware_version),
+                )
+
+    def take_in(self, records: list[InstallationRecord], name: str = "m.xml",
+                declared: int | None = None) -> IntakeResult:
+        path = write_file(self.tmp / name, "F1", self.sealer, records, declared)
+        return take_in_migration_file(
+            path, self.uow, load_eligible_products(), self.keyring.unsealer(),
+            self.keyring.vault(), self.clock, 1 << 30,
+        )
+
+    def pipeline(self, chunk: int = 4) -> MigrationPipeline:
+        return MigrationPipeline(
+            self.uow, FakeDirectory({Eui64.parse(SMSO): self.headend}), self.keyring.vault(),
+            self.clock, PipelineSettings(chunk_size=chunk, concurrency=8),
+        )
+
+    def outcomes(self, batch_id: int) -> dict[str, str]:
+        return {o.reference: o.outcome
+                for o in SqlMigrationQueries(self.engine).installation_outcomes(batch_id)}
+
+
+@pytest.fixture
+def world(database_url: str, tmp_path: Path, clock: StepClock) -> World:
+    return World(database_url, tmp_path, clock)
+
+
+def _healthy(world: World, n: int) -> list[InstallationRecord]:
+    records = [world.fleet.installation(i, dual_fuel=i % 3 == 0) for i in range(1, n + 1)]
+    for record in records:
+        world.install_devices(record)
+    return records
+
+
+async def test_a_healthy_fleet_is_commissioned_with_smi_history_flags_and_new_credentials(
+    world: World,
+) -> None:
+    records = _healthy(world, 10)
+    batch = world.take_in(records)
+    assert (batch.validated, batch.failed) == (10, 0)
+    await world.pipeline().run([batch.batch_id])
+    assert set(world.outcomes(batch.batch_id).values()) == {"commissioned"}
+    credentialed = [e for r in records for d in r.devices
+                    if (e := Eui64.parse(d.device_id)) in world.fleet.credentials]
+    assert all(world.headend.replacements[e] == 1 for e in credentialed)
+    # the SMSO credentials no longer work anywhere
+    assert all(world.headend.devices[e].credential != world.fleet.credentials[e]
+               for e in credentialed)
+    view = SqlMigrationQueries(world.engine).find_installation(records[2].mpan or "")
+    assert view is not None and view.state == "commissioned"
+    assert {flag for _, _, flag in view.meter_points} == {"Enrolled"}
+    for device in view.devices:
+        assert device.smi_status == "Commissioned"
+        assert [h.status for h in device.history] == ["Pending", "Commissioned"]
+    with world.engine.connect() as conn:
+        purposes = set(conn.execute(select(t.device_credential.c.purpose)).scalars())
+        work = conn.execute(select(t.work_item)).all()
+    assert purposes == {"dcc"}
+    assert work == []
+
+
+async def test_the_same_file_taken_in_twice_is_one_batch(world: World) -> None:
+    records = _healthy(world, 3)
+    first = world.take_in(records)
+    again = world.take_in(records)
+    assert again.batch_id == first.batch_id and again.already_known
+
+
+async def test_device_faults_end_in_their_reason_codes_and_touch_no_credential(
+    world: World,
+) -> None:
+    records = _healthy(world, 4)
+    esme = [Eui64.parse(r.devices[1].device_id) for r in records]
+    world.headend.devices[esme[0]].answers = False
+    world.headend.devices[esme[1]].credential = Secret(b"x" * 32)
+    reported = world.headend.devices[esme[2]].reported
+    world.headend.devices[esme[2]].reported = ReportedDevice(
+        reported.device_type, reported.manufacturer, reported.model, "1.7.3")
+    batch = world.take_in(records)
+    await world.pipeline().run([batch.batch_id])
+    assert world.outcomes(batch.batch_id) == {
+        "S1-0000001": "device_no_response",
+        "S1-0000002": "credential_mismatch",
+        "S1-0000003": "firmware_mismatch",
+        "S1-0000004": "commissioned",
+    }
+    assert world.headend.replacements[esme[0]] == 0
+    assert sum(world.headend.replacements.values()) == 2  # CHF and ESME of S1-0000004
+
+
+async def test_an_unavailable_head_end_fails_the_attempt_with_its_reason(world: World) -> None:
+    batch = world.take_in(_healthy(world, 2))
+    world.headend.available = False
+    await world.pipeline().run([batch.batch_id])
+    assert set(world.outcomes(batch.batch_id).values()) == {"head_end_unavailable"}
+
+
+async def test_a_crash_mid_commissioning_resumes_without_replacing_any_credential_twice(
+    world: World,
+) -> None:
+    records = _healthy(world, 12)
+    batch = world.take_in(records)
+    world.headend.crash_after_replacements = 7
+    with pytest.raises(SimulatedCrash):
+        await world.pipeline(chunk=5).run([batch.batch_id])
+    world.headend.crash_after_replacements = None
+    await world.pipeline(chunk=5).run([batch.batch_id])
+    assert set(world.outcomes(batch.batch_id).values()) == {"commissioned"}
+    assert max(world.headend.replacements.values()) == 1
+    assert len(world.headend.replacements) == len(world.fleet.credentials)
+
+
+async def test_validation_failures_are_stored_with_reasons_and_no_devices(world: World) -> None:
+    good = _healthy(world, 2)
+    bad_id = with_device(world.fleet.installation(10), 1, device_id="ZZ")
+    duplicate = with_device(world.fleet.installation(11), 1, device_id=good[0].devices[1].device_id)
+    batch = world.take_in([*good, bad_id, duplicate])
+    assert (batch.validated, batch.failed) == (2, 2)
+    await world.pipeline().run([batch.batch_id])
+    assert world.outcomes(batch.batch_id) == {
+        "S1-0000001": "commissioned", "S1-0000002": "commissioned",
+        "S1-0000010": "invalid_device_id", "S1-0000011": "duplicate_device",
+    }
+
+
+async def test_a_rejected_file_leaves_nothing_behind(world: World) -> None:
+    records = _healthy(world, 5)
+    with pytest.raises(MigrationFileRejected, match="RecordCount"):
+        world.take_in(records, declared=6)
+    with world.engine.connect() as conn:
+        for table in (t.migration_batch, t.installation, t.device, t.device_credential,
+                      t.work_item):
+            assert conn.execute(select(table)).all() == []
+
+
+async def test_no_table_holds_a_credential_in_clear(world: World) -> None:
+    records = _healthy(world, 3)
+    batch = world.take_in(records)
+    await world.pipeline().run([batch.batch_id])
+    secrets = [s.reveal() for s in world.fleet.credentials.values()]
+    with world.engine.connect() as conn:
+        for table in t.metadata.sorted_tables:
+            for row in conn.execute(select(table)):
+                for value in row:
+                    raw = value if isinstance(value, bytes) else str(value).encode()
+                    assert not any(s in raw or s.hex().encode() in raw for s in secrets)
