@@ -43,8 +43,15 @@ class FleetBuilder:
             secret = Secret(os.urandom(32))
             self.credentials[eui] = secret
             sealed = self.sealer.seal(eui.value, secret)
-        return DeviceRecord(eui.value, kind, manufacturer, model, firmware,
-                            associated.value if associated else None, sealed)
+        return DeviceRecord(
+            eui.value,
+            kind,
+            manufacturer,
+            model,
+            firmware,
+            associated.value if associated else None,
+            sealed,
+        )
 
     def installation(self, n: int, dual_fuel: bool = False) -> InstallationRecord:
         chf = self.device("CHF", None)
@@ -67,12 +74,18 @@ def with_device(record: InstallationRecord, index: int, **changes: object) -> In
 
 
 def header(file_id: str, count: int, sealer: CredentialSealer) -> MigrationFileHeader:
-    return MigrationFileHeader(file_id, "1.0", SMSO, SUPPLIER, "2026-11-28T09:00:00Z", count,
-                               sealer.ephemeral_public_key)
+    return MigrationFileHeader(
+        file_id, "1.0", SMSO, SUPPLIER, "2026-11-28T09:00:00Z", count, sealer.ephemeral_public_key
+    )
 
 
-def write_file(path: Path, file_id: str, sealer: CredentialSealer,
-               records: list[InstallationRecord], declared: int | None = None) -> Path:
+def write_file(
+    path: Path,
+    file_id: str,
+    sealer: CredentialSealer,
+    records: list[InstallationRecord],
+    declared: int | None = None,
+) -> Path:
     count = len(records) if declared is None else declared
     with MigrationFileWriter(path, header(file_id, count, sealer)) as writer:
         for record in records:

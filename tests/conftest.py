@@ -52,8 +52,10 @@ def postgres_url() -> Iterator[str]:
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     try:
-        yield make_url(base).set(drivername="postgresql+psycopg", database=name).render_as_string(
-            hide_password=False
+        yield (
+            make_url(base)
+            .set(drivername="postgresql+psycopg", database=name)
+            .render_as_string(hide_password=False)
         )
     finally:
         with admin.connect() as conn:

@@ -46,9 +46,9 @@ class FakeHeadEnd:
 
     async def replace_credential(self, device: Eui64, current: Secret, new: Secret) -> None:
         found = self._device(device, current)
-        if self.crash_after_replacements is not None:
-            if sum(self.replacements.values()) >= self.crash_after_replacements:
-                raise SimulatedCrash("process killed")
+        limit = self.crash_after_replacements
+        if limit is not None and sum(self.replacements.values()) >= limit:
+            raise SimulatedCrash("process killed")
         found.credential = new
         self.replacements[device] += 1
 

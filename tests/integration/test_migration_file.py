@@ -35,14 +35,16 @@ def test_a_written_file_reads_back_record_for_record_with_openable_credentials(
     with MigrationFileReader(path) as reader:
         header = reader.read_header()
         read = list(reader)
-    assert header.record_count == 20 and header.file_id == "F1"
+    assert header.record_count == 20
+    assert header.file_id == "F1"
     assert read == records
     opener = CredentialOpener(KEY, header.transport_public_key, header.file_id)
     esme = read[0].devices[1]
     assert esme.credential is not None
-    assert opener.open(esme.device_id, esme.credential) == fleet.credentials[
-        next(k for k in fleet.credentials if k.value == esme.device_id)
-    ]
+    assert (
+        opener.open(esme.device_id, esme.credential)
+        == fleet.credentials[next(k for k in fleet.credentials if k.value == esme.device_id)]
+    )
 
 
 def test_a_credential_moved_to_another_device_cannot_be_opened(tmp_path: Path) -> None:
@@ -86,13 +88,26 @@ def test_a_minimal_hand_written_file_is_accepted(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        (_xml(GOOD, prolog='<!DOCTYPE m [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
-              ).replace(b'cohort="IOC"', b'cohort="&x;"'), "DTD"),
-        (_xml(GOOD, prolog='<!DOCTYPE m [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;'
-              '&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]>'
-              ).replace(b'cohort="IOC"', b'cohort="&c;"'), "DTD"),
-        (_xml(GOOD, prolog='<!-- a comment --><!DOCTYPE m SYSTEM "http://example.invalid/x.dtd">'),
-         "DTD"),
+        (
+            _xml(GOOD, prolog='<!DOCTYPE m [<!ENTITY x SYSTEM "file:///etc/passwd">]>').replace(
+                b'cohort="IOC"', b'cohort="&x;"'
+            ),
+            "DTD",
+        ),
+        (
+            _xml(
+                GOOD,
+                prolog='<!DOCTYPE m [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;'
+                '&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]>',
+            ).replace(b'cohort="IOC"', b'cohort="&c;"'),
+            "DTD",
+        ),
+        (
+            _xml(
+                GOOD, prolog='<!-- a comment --><!DOCTYPE m SYSTEM "http://example.invalid/x.dtd">'
+            ),
+            "DTD",
+        ),
         (_xml(GOOD, count=2), "RecordCount is 2 but the file holds 1"),
         (_xml(GOOD)[:-40], "line"),
         (_xml(GOOD.replace('type="Active"', 'type="Sleepy"')), "Sleepy"),
@@ -102,12 +117,23 @@ def test_a_minimal_hand_written_file_is_accepted(tmp_path: Path) -> None:
         ("<?xml version='1.0' encoding='UTF-16'?><a/>".encode("utf-16"), "UTF-8"),
         (b"this is not xml", "not an XML document"),
         (b"", "not an XML document"),
-        (_xml(GOOD, prolog="<!--" + "x" * 70_000 + '--><!DOCTYPE m SYSTEM "x.dtd">'),
-         "prolog"),
+        (_xml(GOOD, prolog="<!--" + "x" * 70_000 + '--><!DOCTYPE m SYSTEM "x.dtd">'), "prolog"),
     ],
-    ids=["external-entity", "entity-expansion", "external-dtd", "count-mismatch", "truncated",
-         "bad-enum", "unknown-element", "wrong-namespace", "future-version", "utf16",
-         "not-xml", "empty", "dtd-behind-long-comment"],
+    ids=[
+        "external-entity",
+        "entity-expansion",
+        "external-dtd",
+        "count-mismatch",
+        "truncated",
+        "bad-enum",
+        "unknown-element",
+        "wrong-namespace",
+        "future-version",
+        "utf16",
+        "not-xml",
+        "empty",
+        "dtd-behind-long-comment",
+    ],
 )
 def test_a_hostile_or_malformed_file_is_rejected_with_the_problem_named(
     tmp_path: Path, content: bytes, message: str
@@ -136,8 +162,9 @@ def test_reading_streams_in_memory_that_does_not_grow_with_the_file(tmp_path: Pa
     fleet = FleetBuilder(sealer)
 
     def peak(n: int) -> int:
-        path = write_file(tmp_path / f"f{n}.xml", "F1", sealer,
-                          [fleet.installation(i) for i in range(n)])
+        path = write_file(
+            tmp_path / f"f{n}.xml", "F1", sealer, [fleet.installation(i) for i in range(n)]
+        )
         tracemalloc.start()
         with MigrationFileReader(path) as reader:
             for _ in reader:

@@ -48,27 +48,39 @@ class World:
             if eui in self.fleet.credentials:
                 self.headend.devices[eui] = FakeDevice(
                     self.fleet.credentials[eui],
-                    ReportedDevice(dev.device_type, dev.manufacturer, dev.model,
-                                   dev.firmware_version),
+                    ReportedDevice(
+                        dev.device_type, dev.manufacturer, dev.model, dev.firmware_version
+                    ),
                 )
 
-    def take_in(self, records: list[InstallationRecord], name: str = "m.xml",
-                declared: int | None = None) -> IntakeResult:
+    def take_in(
+        self, records: list[InstallationRecord], name: str = "m.xml", declared: int | None = None
+    ) -> IntakeResult:
         path = write_file(self.tmp / name, "F1", self.sealer, records, declared)
         return take_in_migration_file(
-            path, self.uow, load_eligible_products(), self.keyring.unsealer(),
-            self.keyring.vault(), self.clock, 1 << 30,
+            path,
+            self.uow,
+            load_eligible_products(),
+            self.keyring.unsealer(),
+            self.keyring.vault(),
+            self.clock,
+            1 << 30,
         )
 
     def pipeline(self, chunk: int = 4) -> MigrationPipeline:
         return MigrationPipeline(
-            self.uow, FakeDirectory({Eui64.parse(SMSO): self.headend}), self.keyring.vault(),
-            self.clock, PipelineSettings(chunk_size=chunk, concurrency=8),
+            self.uow,
+            FakeDirectory({Eui64.parse(SMSO): self.headend}),
+            self.keyring.vault(),
+            self.clock,
+            PipelineSettings(chunk_size=chunk, concurrency=8),
         )
 
     def outcomes(self, batch_id: int) -> dict[str, str]:
-        return {o.reference: o.outcome
-                for o in SqlMigrationQueries(self.engine).installation_outcomes(batch_id)}
+        return {
+            o.reference: o.outcome
+            for o in SqlMigrationQueries(self.engine).installation_outcomes(batch_id)
+        }
 
 
 @pytest.fixture
@@ -91,14 +103,20 @@ async def test_a_healthy_fleet_is_commissioned_with_smi_history_flags_and_new_cr
     assert (batch.validated, batch.failed) == (10, 0)
     await world.pipeline().run([batch.batch_id])
     assert set(world.outcomes(batch.batch_id).values()) == {"commissioned"}
-    credentialed = [e for r in records for d in r.devices
-                    if (e := Eui64.parse(d.device_id)) in world.fleet.credentials]
+    credentialed = [
+        e
+        for r in records
+        for d in r.devices
+        if (e := Eui64.parse(d.device_id)) in world.fleet.credentials
+    ]
     assert all(world.headend.replacements[e] == 1 for e in credentialed)
     # the SMSO credentials no longer work anywhere
-    assert all(world.headend.devices[e].credential != world.fleet.credentials[e]
-               for e in credentialed)
+    assert all(
+        world.headend.devices[e].credential != world.fleet.credentials[e] for e in credentialed
+    )
     view = SqlMigrationQueries(world.engine).find_installation(records[2].mpan or "")
-    assert view is not None and view.state == "commissioned"
+    assert view is not None
+    assert view.state == "commissioned"
     assert {flag for _, _, flag in view.meter_points} == {"Enrolled"}
     for device in view.devices:
         assert device.smi_status == "Commissioned"
@@ -114,7 +132,8 @@ async def test_the_same_file_taken_in_twice_is_one_batch(world: World) -> None:
     records = _healthy(world, 3)
     first = world.take_in(records)
     again = world.take_in(records)
-    assert again.batch_id == first.batch_id and again.already_known
+    assert again.batch_id == first.batch_id
+    assert again.already_known
 
 
 async def test_device_faults_end_in_their_reason_codes_and_touch_no_credential(
@@ -126,7 +145,8 @@ async def test_device_faults_end_in_their_reason_codes_and_touch_no_credential(
     world.headend.devices[esme[1]].credential = Secret(b"x" * 32)
     reported = world.headend.devices[esme[2]].reported
     world.headend.devices[esme[2]].reported = ReportedDevice(
-        reported.device_type, reported.manufacturer, reported.model, "1.7.3")
+        reported.device_type, reported.manufacturer, reported.model, "1.7.3"
+    )
     batch = world.take_in(records)
     await world.pipeline().run([batch.batch_id])
     assert world.outcomes(batch.batch_id) == {
@@ -169,8 +189,10 @@ async def test_validation_failures_are_stored_with_reasons_and_no_devices(world:
     assert (batch.validated, batch.failed) == (2, 2)
     await world.pipeline().run([batch.batch_id])
     assert world.outcomes(batch.batch_id) == {
-        "S1-0000001": "commissioned", "S1-0000002": "commissioned",
-        "S1-0000010": "invalid_device_id", "S1-0000011": "duplicate_device",
+        "S1-0000001": "commissioned",
+        "S1-0000002": "commissioned",
+        "S1-0000010": "invalid_device_id",
+        "S1-0000011": "duplicate_device",
     }
 
 
@@ -179,8 +201,13 @@ async def test_a_rejected_file_leaves_nothing_behind(world: World) -> None:
     with pytest.raises(MigrationFileRejected, match="RecordCount"):
         world.take_in(records, declared=6)
     with world.engine.connect() as conn:
-        for table in (t.migration_batch, t.installation, t.device, t.device_credential,
-                      t.work_item):
+        for table in (
+            t.migration_batch,
+            t.installation,
+            t.device,
+            t.device_credential,
+            t.work_item,
+        ):
             assert conn.execute(select(table)).all() == []
 
 

@@ -10,16 +10,28 @@ from s1adopt.domain.identities import Eui64, Mpan, Mprn, mpan_check_digit
 
 @pytest.mark.parametrize(
     "spelling",
-    ["90-B3-D5-1F-30-01-00-00", "90b3d51f30010000", "90:b3:d5:1f:30:01:00:00",
-     "90 B3 D5 1F 30 01 00 00", " 90B3D51F30010000 "],
+    [
+        "90-B3-D5-1F-30-01-00-00",
+        "90b3d51f30010000",
+        "90:b3:d5:1f:30:01:00:00",
+        "90 B3 D5 1F 30 01 00 00",
+        " 90B3D51F30010000 ",
+    ],
 )
 def test_an_eui64_is_accepted_in_common_spellings_and_rendered_canonically(spelling: str) -> None:
     assert str(Eui64.parse(spelling)) == "90-B3-D5-1F-30-01-00-00"
 
 
 @pytest.mark.parametrize(
-    "bad", ["", "90-B3-D5-1F-30-01-00", "90-B3-D5-1F-30-01-00-0G", "90-B3:D5-1F-30-01-00-00",
-            "90B3D51F300100000", "xyz"],
+    "bad",
+    [
+        "",
+        "90-B3-D5-1F-30-01-00",
+        "90-B3-D5-1F-30-01-00-0G",
+        "90-B3:D5-1F-30-01-00-00",
+        "90B3D51F300100000",
+        "xyz",
+    ],
 )
 def test_a_malformed_eui64_is_refused_with_the_expected_shape_named(bad: str) -> None:
     with pytest.raises(InvalidIdentity, match="16 hex digits"):

@@ -27,8 +27,17 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 def _device(status: SmiStatus = SmiStatus.PENDING) -> Device:
     return Device(
-        Eui64.parse("00-11-22-33-44-55-66-77"), DeviceType.ESME, "M", "X", "1", "S1-1", None,
-        None, status, T0, CredentialHolder.SMSO,
+        Eui64.parse("00-11-22-33-44-55-66-77"),
+        DeviceType.ESME,
+        "M",
+        "X",
+        "1",
+        "S1-1",
+        None,
+        None,
+        status,
+        T0,
+        CredentialHolder.SMSO,
     )
 
 
@@ -73,7 +82,9 @@ def test_an_installation_goes_from_validated_to_commissioned_counting_one_attemp
     assert inst.outcome == "commissioned"
     assert inst.attempts == 1
     assert [h.state for h in inst.history] == [
-        MigrationState.VALIDATED, MigrationState.TESTED, MigrationState.COMMISSIONING,
+        MigrationState.VALIDATED,
+        MigrationState.TESTED,
+        MigrationState.COMMISSIONING,
         MigrationState.COMMISSIONED,
     ]
 

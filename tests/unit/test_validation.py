@@ -29,31 +29,58 @@ def test_a_well_formed_dual_fuel_installation_passes_every_rule(fleet: FleetBuil
     result = validate_installation(fleet.installation(1, dual_fuel=True), ELIGIBLE, nothing_claimed)
     assert result.ok, result.detail
     assert len(result.devices) == 5
-    assert result.mpan is not None and result.mprn is not None
+    assert result.mpan is not None
+    assert result.mprn is not None
 
 
 @pytest.mark.parametrize(
     ("change", "reason"),
     [
-        (lambda r: with_device(r, 1, device_id="00-12-4B-00-00-00-00-ZZ"),
-         FailureReason.INVALID_DEVICE_ID),
-        (lambda r: replace(r, mpan=r.mpan[:-1] + str((int(r.mpan[-1]) + 1) % 10)),
-         FailureReason.INVALID_MPAN),
+        (
+            lambda r: with_device(r, 1, device_id="00-12-4B-00-00-00-00-ZZ"),
+            FailureReason.INVALID_DEVICE_ID,
+        ),
+        (
+            lambda r: replace(r, mpan=r.mpan[:-1] + str((int(r.mpan[-1]) + 1) % 10)),
+            FailureReason.INVALID_MPAN,
+        ),
         (lambda r: replace(r, mprn="123"), FailureReason.INVALID_MPRN),
         (lambda r: with_device(r, 1, model="AM-E310-PROTO"), FailureReason.PRODUCT_NOT_ELIGIBLE),
         (lambda r: with_device(r, 1, firmware_version="9.9.9"), FailureReason.PRODUCT_NOT_ELIGIBLE),
         (lambda r: with_device(r, 1, credential=None), FailureReason.MISSING_CREDENTIALS),
         (lambda r: replace(r, mpan=None), FailureReason.INCONSISTENT_INSTALLATION),
-        (lambda r: with_device(r, 1, device_type="TOASTER"), FailureReason.INCONSISTENT_INSTALLATION),
-        (lambda r: with_device(r, 1, associated_with=None), FailureReason.INCONSISTENT_INSTALLATION),
-        (lambda r: with_device(r, 1, associated_with=r.devices[2].device_id),
-         FailureReason.INCONSISTENT_INSTALLATION),
+        (
+            lambda r: with_device(r, 1, device_type="TOASTER"),
+            FailureReason.INCONSISTENT_INSTALLATION,
+        ),
+        (
+            lambda r: with_device(r, 1, associated_with=None),
+            FailureReason.INCONSISTENT_INSTALLATION,
+        ),
+        (
+            lambda r: with_device(r, 1, associated_with=r.devices[2].device_id),
+            FailureReason.INCONSISTENT_INSTALLATION,
+        ),
         (lambda r: replace(r, devices=r.devices[1:]), FailureReason.INCONSISTENT_INSTALLATION),
-        (lambda r: replace(r, devices=(*r.devices, r.devices[1])),
-         FailureReason.INCONSISTENT_INSTALLATION),
+        (
+            lambda r: replace(r, devices=(*r.devices, r.devices[1])),
+            FailureReason.INCONSISTENT_INSTALLATION,
+        ),
     ],
-    ids=["bad-eui", "mpan-check", "mprn-shape", "model", "firmware", "no-credential",
-         "no-mpan", "unknown-type", "no-association", "associated-to-ihd", "no-chf", "listed-twice"],
+    ids=[
+        "bad-eui",
+        "mpan-check",
+        "mprn-shape",
+        "model",
+        "firmware",
+        "no-credential",
+        "no-mpan",
+        "unknown-type",
+        "no-association",
+        "associated-to-ihd",
+        "no-chf",
+        "listed-twice",
+    ],
 )
 def test_each_broken_rule_gives_its_reason_code(fleet: FleetBuilder, change, reason) -> None:  # type: ignore[no-untyped-def]
     record = change(fleet.installation(1, dual_fuel=True))

@@ -153,7 +153,10 @@ class ReportedDevice:
             ("model", device.model, self.model),
         ):
             if mine != theirs:
-                return "device", f"{device.device_id}: {field_name} is {theirs!r}, expected {mine!r}"
+                return (
+                    "device",
+                    f"{device.device_id}: {field_name} is {theirs!r}, expected {mine!r}",
+                )
         if device.firmware_version != self.firmware_version:
             return "firmware", (
                 f"{device.device_id}: firmware is {self.firmware_version!r}, "

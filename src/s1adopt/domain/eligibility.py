@@ -28,9 +28,7 @@ class EligibleProducts:
 
     def __init__(self, products: Iterable[Product]) -> None:
         self._products = frozenset(
-            Product(p.device_type, p.manufacturer, p.model, None)
-            if p.device_type.is_type2
-            else p
+            Product(p.device_type, p.manufacturer, p.model, None) if p.device_type.is_type2 else p
             for p in products
         )
 

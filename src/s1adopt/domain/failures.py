@@ -88,8 +88,7 @@ _EXPLANATIONS: dict[FailureReason, str] = {
         "be retried."
     ),
     FailureReason.HEAD_END_UNAVAILABLE: (
-        "The SMSO head end could not be reached or kept failing; the installation will be "
-        "retried."
+        "The SMSO head end could not be reached or kept failing; the installation will be retried."
     ),
     FailureReason.DEVICE_MISMATCH: (
         "A device reported a different type, manufacturer or model than the migration data."

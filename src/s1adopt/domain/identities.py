@@ -17,6 +17,7 @@ from s1adopt.domain.errors import InvalidIdentity
 
 _EUI_SEPARATED = re.compile(r"^[0-9A-Fa-f]{2}(?:([-: ])[0-9A-Fa-f]{2})(?:\1[0-9A-Fa-f]{2}){6}$")
 _EUI_PLAIN = re.compile(r"^[0-9A-Fa-f]{16}$")
+_EUI_CANONICAL = re.compile(r"[0-9A-F]{2}(?:-[0-9A-F]{2}){7}")
 _MPAN_WEIGHTS = (3, 5, 7, 13, 17, 19, 23, 29, 31, 37, 41, 43)
 
 
@@ -29,6 +30,8 @@ class Eui64:
     @classmethod
     def parse(cls, text: str) -> Eui64:
         """Parse any accepted spelling; raise ``InvalidIdentity`` naming the problem otherwise."""
+        if _EUI_CANONICAL.fullmatch(text):
+            return cls(text)
         candidate = text.strip()
         if _EUI_PLAIN.match(candidate):
             digits = candidate

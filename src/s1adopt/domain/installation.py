@@ -36,16 +36,12 @@ class MigrationState(StrEnum):
         return self in _TERMINAL
 
 
-_TERMINAL = frozenset(
-    {MigrationState.COMMISSIONED, MigrationState.FAILED, MigrationState.EXCLUDED}
-)
+_TERMINAL = frozenset({MigrationState.COMMISSIONED, MigrationState.FAILED, MigrationState.EXCLUDED})
 
 MIGRATION_TRANSITIONS: dict[MigrationState, frozenset[MigrationState]] = {
     MigrationState.VALIDATED: frozenset({MigrationState.TESTED, MigrationState.FAILED}),
     MigrationState.TESTED: frozenset({MigrationState.COMMISSIONING, MigrationState.FAILED}),
-    MigrationState.COMMISSIONING: frozenset(
-        {MigrationState.COMMISSIONED, MigrationState.FAILED}
-    ),
+    MigrationState.COMMISSIONING: frozenset({MigrationState.COMMISSIONED, MigrationState.FAILED}),
     MigrationState.FAILED: frozenset({MigrationState.VALIDATED, MigrationState.EXCLUDED}),
     MigrationState.COMMISSIONED: frozenset(),
     MigrationState.EXCLUDED: frozenset(),

@@ -74,9 +74,9 @@ def validate_installation(
 ) -> ValidationResult:
     """Apply the Data Validation rules of this module to one record."""
     ids: list[Eui64] = []
-    for dev in record.devices:
+    for raw in record.devices:
         try:
-            ids.append(Eui64.parse(dev.device_id))
+            ids.append(Eui64.parse(raw.device_id))
         except InvalidIdentity as exc:
             return _fail(FailureReason.INVALID_DEVICE_ID, str(exc))
     mpan = mprn = None

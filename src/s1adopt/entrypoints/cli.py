@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -102,10 +101,17 @@ def run_migration(
     keyring, eligible = application.keyring, application.eligible_products
     settings = application.settings
     with RichProgress(show_progress) as progress:
+
         def intake(path: Path) -> Any:
             return take_in_migration_file(
-                path, application.unit_of_work, eligible, keyring.unsealer(), keyring.vault(),
-                application.clock, settings.max_migration_file_bytes, progress,
+                path,
+                application.unit_of_work,
+                eligible,
+                keyring.unsealer(),
+                keyring.vault(),
+                application.clock,
+                settings.max_migration_file_bytes,
+                progress,
             )
 
         take_in_all(files, intake, run)
@@ -134,24 +140,35 @@ def migrate(
     """Validate, test and commission the installations of migration files (resumable)."""
     application = Application(_settings(db))
     if headend is None:
-        err.print("[red]error:[/red] --headend is required: the control address of the SMSO "
-                  "head ends (start the emulator with `s1adopt emulator serve DIR`)")
+        err.print(
+            "[red]error:[/red] --headend is required: the control address of the SMSO "
+            "head ends (start the emulator with `s1adopt emulator serve DIR`)"
+        )
         raise typer.Exit(4)
     run = _guard(lambda: run_migration(application, files, headend, not as_json))
     if as_json:
-        print(json.dumps({
-            "total": run.summary.total,
-            "outcomes": run.summary.outcomes,
-            "unfinished": run.summary.unfinished,
-            "batches": [
-                {"batch": b.batch_id, "file": b.file_name, "resumed": b.already_known,
-                 "report": str(r)}
-                for b, r in zip(run.batches, run.reports, strict=True)
-            ],
-            "rejected": [{"file": str(p), "error": e} for p, e in run.rejected],
-        }, indent=None))
+        print(
+            json.dumps(
+                {
+                    "total": run.summary.total,
+                    "outcomes": run.summary.outcomes,
+                    "unfinished": run.summary.unfinished,
+                    "batches": [
+                        {
+                            "batch": b.batch_id,
+                            "file": b.file_name,
+                            "resumed": b.already_known,
+                            "report": str(r),
+                        }
+                        for b, r in zip(run.batches, run.reports, strict=True)
+                    ],
+                    "rejected": [{"file": str(p), "error": e} for p, e in run.rejected],
+                },
+                indent=None,
+            )
+        )
     else:
-        for path, message in run.rejected:
+        for _path, message in run.rejected:
             err.print(f"[red]rejected:[/red] {message}")
         out.print(summary_table(run.summary, "Migration outcomes"))
         for report in run.reports:
@@ -170,8 +187,10 @@ def inventory_show(
     application = Application(_settings(db))
     view = _guard(lambda: application.queries.find_installation(identifier))
     if view is None:
-        err.print(f"[red]error:[/red] {identifier!r} is not in the inventory (try a device "
-                  "EUI-64 like 90-B3-D5-1F-30-01-00-00, a 13-digit MPAN or an MPRN)")
+        err.print(
+            f"[red]error:[/red] {identifier!r} is not in the inventory (try a device "
+            "EUI-64 like 90-B3-D5-1F-30-01-00-00, a 13-digit MPAN or an MPRN)"
+        )
         raise typer.Exit(3)
     if as_json:
         print(json.dumps(_view_json(view), default=str))
@@ -181,38 +200,64 @@ def inventory_show(
 
 def _view_json(view: InstallationView) -> dict[str, Any]:
     return {
-        "installation": view.reference, "batch": view.batch_id, "cohort": view.cohort,
-        "smso": view.smso, "type": view.installation_type, "state": view.state,
-        "outcome": view.outcome, "attempts": view.attempts,
+        "installation": view.reference,
+        "batch": view.batch_id,
+        "cohort": view.cohort,
+        "smso": view.smso,
+        "type": view.installation_type,
+        "state": view.state,
+        "outcome": view.outcome,
+        "attempts": view.attempts,
         "meterPoints": [{"mpxn": m, "kind": k, "serviceFlag": f} for m, k, f in view.meter_points],
-        "history": [{"state": h.status, "at": h.at.isoformat(), "note": h.note}
-                    for h in view.history],
+        "history": [
+            {"state": h.status, "at": h.at.isoformat(), "note": h.note} for h in view.history
+        ],
         "devices": [
-            {"deviceId": d.device_id, "type": d.device_type, "manufacturer": d.manufacturer,
-             "model": d.model, "firmware": d.firmware_version, "smiStatus": d.smi_status,
-             "statusSince": d.status_since.isoformat(), "associatedWith": d.associated_with,
-             "mpxn": d.mpxn, "credentialHolder": d.credential_holder,
-             "history": [{"status": h.status, "from": h.at.isoformat(), "reason": h.note}
-                         for h in d.history]}
+            {
+                "deviceId": d.device_id,
+                "type": d.device_type,
+                "manufacturer": d.manufacturer,
+                "model": d.model,
+                "firmware": d.firmware_version,
+                "smiStatus": d.smi_status,
+                "statusSince": d.status_since.isoformat(),
+                "associatedWith": d.associated_with,
+                "mpxn": d.mpxn,
+                "credentialHolder": d.credential_holder,
+                "history": [
+                    {"status": h.status, "from": h.at.isoformat(), "reason": h.note}
+                    for h in d.history
+                ],
+            }
             for d in view.devices
         ],
     }
 
 
 def _print_view(view: InstallationView) -> None:
-    out.print(f"[bold]Installation {view.reference}[/bold]  batch {view.batch_id}  "
-              f"cohort {view.cohort}  SMSO {view.smso}  {view.installation_type}")
-    out.print(f"migration state: [bold]{view.state}[/bold]  outcome: {view.outcome or '-'}  "
-              f"attempts: {view.attempts}")
+    out.print(
+        f"[bold]Installation {view.reference}[/bold]  batch {view.batch_id}  "
+        f"cohort {view.cohort}  SMSO {view.smso}  {view.installation_type}"
+    )
+    out.print(
+        f"migration state: [bold]{view.state}[/bold]  outcome: {view.outcome or '-'}  "
+        f"attempts: {view.attempts}"
+    )
     for mpxn, kind, flag in view.meter_points:
         out.print(f"{kind} {mpxn}  DCC service flag: {flag or '-'}")
     table = Table(title="Devices")
     for col in ("device", "type", "product", "firmware", "SMI status", "since", "credentials"):
         table.add_column(col)
     for d in view.devices:
-        table.add_row(d.device_id, d.device_type, f"{d.manufacturer} {d.model}",
-                      d.firmware_version or "-", d.smi_status,
-                      d.status_since.strftime("%Y-%m-%d %H:%M:%S"), d.credential_holder)
+        table.add_row(
+            d.device_id,
+            d.device_type,
+            f"{d.manufacturer} {d.model}",
+            d.firmware_version or "-",
+            d.smi_status,
+            d.status_since.strftime("%Y-%m-%d %H:%M:%S"),
+            d.credential_holder,
+        )
     out.print(table)
     history = Table(title="History")
     for col in ("at", "of", "status", "note"):
@@ -228,11 +273,13 @@ def _print_view(view: InstallationView) -> None:
 @fleet_app.command("generate")
 def fleet_generate(
     installations: Annotated[int, typer.Option(help="How many installations", min=1)] = 1000,
-    fault_rate: Annotated[float, typer.Option(help="Share of faulty installations", min=0.0,
-                                              max=1.0)] = 0.05,
+    fault_rate: Annotated[
+        float, typer.Option(help="Share of faulty installations", min=0.0, max=1.0)
+    ] = 0.05,
     seed: Annotated[int, typer.Option(help="Seed: same seed, same fleet")] = 1,
     out_dir: Annotated[Path, typer.Option("--out", help="Directory to write the fleet to")] = Path(
-        "fleet"),
+        "fleet"
+    ),
 ) -> None:
     """Write migration files, expected.json and the emulator's state for a generated fleet."""
     from s1adopt.emulators.fleet import generate_fleet
@@ -242,8 +289,9 @@ def fleet_generate(
     with RichProgress() as progress:
         progress.start("generating fleet", installations)
         try:
-            summary = generate_fleet(out_dir, installations, fault_rate, seed, public_key,
-                                     progress.advance)
+            summary = generate_fleet(
+                out_dir, installations, fault_rate, seed, public_key, progress.advance
+            )
         except ValueError as exc:
             err.print(f"[red]error:[/red] {exc}")
             raise typer.Exit(2) from exc
@@ -258,8 +306,10 @@ def keys_init() -> None:
     """Create the vault key and the migration transport key pair if absent."""
     application = Application(Settings())
     public = _guard(lambda: application.keyring.transport_public_key)
-    out.print(f"keys in {application.settings.key_dir}; migration transport public key "
-              f"(X25519, hex): {public.hex()}")
+    out.print(
+        f"keys in {application.settings.key_dir}; migration transport public key "
+        f"(X25519, hex): {public.hex()}"
+    )
 
 
 @app.command()
@@ -268,7 +318,8 @@ def demo(
     seed: Annotated[int, typer.Option(help="Seed of the fleet")] = 1,
     fault_rate: Annotated[float, typer.Option(help="Share of faulty installations")] = 0.05,
     workdir: Annotated[Path, typer.Option(help="Where the demo keeps its files")] = Path(
-        "s1adopt-demo"),
+        "s1adopt-demo"
+    ),
 ) -> None:
     """Generate a fleet, serve it from emulated head ends, migrate it and check the outcomes."""
     code = _guard(lambda: demo_module.run_demo(workdir, installations, seed, fault_rate, out))
@@ -281,4 +332,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -46,8 +46,7 @@ def _start_emulator(fleet_dir: Path, log: Path) -> tuple[subprocess.Popen[str], 
     return process, line.split(" ", 1)[1].strip()
 
 
-def run_demo(workdir: Path, installations: int, seed: int, fault_rate: float,
-             out: Console) -> int:
+def run_demo(workdir: Path, installations: int, seed: int, fault_rate: float, out: Console) -> int:
     """Run the demo; return 0 when every outcome equals expected.json, 1 otherwise."""
     from s1adopt.emulators.fleet import generate_fleet
     from s1adopt.entrypoints.cli import run_migration, summary_table
@@ -60,10 +59,13 @@ def run_demo(workdir: Path, installations: int, seed: int, fault_rate: float,
     )
     application = Application(settings)
     fleet_dir = workdir / "fleet"
-    out.print(f"[bold]1.[/bold] generating {installations:,} installations (seed {seed}, "
-              f"{fault_rate:.0%} faulty) in {fleet_dir}")
-    fleet = generate_fleet(fleet_dir, installations, fault_rate, seed,
-                           application.keyring.transport_public_key)
+    out.print(
+        f"[bold]1.[/bold] generating {installations:,} installations (seed {seed}, "
+        f"{fault_rate:.0%} faulty) in {fleet_dir}"
+    )
+    fleet = generate_fleet(
+        fleet_dir, installations, fault_rate, seed, application.keyring.transport_public_key
+    )
     out.print("[bold]2.[/bold] starting the emulated SMSO head ends on loopback")
     process, control = _start_emulator(fleet_dir, workdir / "emulator.log")
     try:
@@ -76,21 +78,30 @@ def run_demo(workdir: Path, installations: int, seed: int, fault_rate: float,
     finally:
         process.terminate()
         process.wait(timeout=30)
-    out.print(summary_table(run.summary, f"Migration outcomes ({elapsed:.1f} s, "
-                                          f"{run.summary.total / elapsed:,.0f} installations/s)"))
+    out.print(
+        summary_table(
+            run.summary,
+            f"Migration outcomes ({elapsed:.1f} s, "
+            f"{run.summary.total / elapsed:,.0f} installations/s)",
+        )
+    )
     replaced = stats["totals"].get("credential_replacements", 0)
-    twice = [d for d, c in stats.get("devices", {}).items()
-             if c.get("credential_replacements", 0) > 1]
-    out.print(f"emulator: {replaced:,} device credentials replaced, "
-              f"{len(twice)} devices replaced more than once")
+    twice = [
+        d for d, c in stats.get("devices", {}).items() if c.get("credential_replacements", 0) > 1
+    ]
+    out.print(
+        f"emulator: {replaced:,} device credentials replaced, "
+        f"{len(twice)} devices replaced more than once"
+    )
     expected = json.loads((fleet_dir / "expected.json").read_text())["installations"]
     actual = {
         o.reference: o.outcome
         for b in run.batches
         for o in application.queries.installation_outcomes(b.batch_id)
     }
-    differences = {ref: (want, actual.get(ref)) for ref, want in expected.items()
-                   if actual.get(ref) != want}
+    differences = {
+        ref: (want, actual.get(ref)) for ref, want in expected.items() if actual.get(ref) != want
+    }
     for report in run.reports:
         out.print(f"report: {report}")
     if differences or twice or run.rejected:
@@ -102,6 +113,8 @@ def run_demo(workdir: Path, installations: int, seed: int, fault_rate: float,
         out.print(table)
         out.print(f"[red]{len(differences)} of {len(expected)} outcomes differ[/red]")
         return 1
-    out.print(f"[green]all {len(expected):,} outcomes equal expected.json, installation by "
-              f"installation[/green]")
+    out.print(
+        f"[green]all {len(expected):,} outcomes equal expected.json, installation by "
+        f"installation[/green]"
+    )
     return 0

@@ -85,8 +85,9 @@ def auth_tag(credential: Secret, op: Operation, device_hex: str, nonce: str, pay
     return hmac.new(credential.reveal(), message, hashlib.sha256).hexdigest()
 
 
-def tag_matches(credential: Secret, op: Operation, device_hex: str, nonce: str,
-                payload: bytes, tag: str) -> bool:
+def tag_matches(
+    credential: Secret, op: Operation, device_hex: str, nonce: str, payload: bytes, tag: str
+) -> bool:
     """Constant-time check of a request's tag."""
     return hmac.compare_digest(auth_tag(credential, op, device_hex, nonce, payload), tag)
 

@@ -94,7 +94,13 @@ def take_in_migration_file(
         records = iter(reader)
         for chunk in _chunks(records, CHUNK):
             items = _validate_chunk(
-                chunk, batch_id, smso, eligible, open_credential, vault, now,
+                chunk,
+                batch_id,
+                smso,
+                eligible,
+                open_credential,
+                vault,
+                now,
                 uow.migration.held_in_inventory,
             )
             uow.migration.add_installations(items, now)

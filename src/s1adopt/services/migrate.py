@@ -57,8 +57,15 @@ def write_batch_report(batch: IntakeResult, queries: MigrationQueries, report_di
     stem = Path(batch.file_name).stem
     path = report_dir / f"batch-{batch.batch_id:06d}-{stem}.csv"
     rows = (
-        (o.reference, o.mpan or "", o.mprn or "", o.outcome, o.attempts, explain(o.outcome),
-         o.detail)
+        (
+            o.reference,
+            o.mpan or "",
+            o.mprn or "",
+            o.outcome,
+            o.attempts,
+            explain(o.outcome),
+            o.detail,
+        )
         for o in queries.installation_outcomes(batch.batch_id)
     )
     write_report(path, rows)

@@ -173,14 +173,18 @@ class MigrationPipeline:
     async def _test_device(self, headend: HeadEnd, unit: MigrationUnit, device: Device) -> None:
         secret = self._credential(unit, device, SMSO_CREDENTIAL)
         try:
-            reported = await self._device_op(lambda: headend.read_identity(device.device_id, secret))
+            reported = await self._device_op(
+                lambda: headend.read_identity(device.device_id, secret)
+            )
         except HeadEndError as exc:
             raise _failure_for(exc, FailureReason.HEAD_END_UNAVAILABLE) from exc
         mismatch = reported.mismatch_with(device)
         if mismatch is not None:
             kind, detail = mismatch
             reason = (
-                FailureReason.FIRMWARE_MISMATCH if kind == "firmware" else FailureReason.DEVICE_MISMATCH
+                FailureReason.FIRMWARE_MISMATCH
+                if kind == "firmware"
+                else FailureReason.DEVICE_MISMATCH
             )
             raise Failure(reason, detail)
 
@@ -213,8 +217,7 @@ class MigrationPipeline:
         new = self._credential(unit, device, DCC_PENDING)
         device_id = device.device_id
         try:
-            await self._device_op(
-lambda: headend.replace_credential(device_id, current, new))
+            await self._device_op(lambda: headend.replace_credential(device_id, current, new))
         except DeviceAuthenticationFailed:
             # The SMSO credential no longer works: an earlier run may have replaced it already.
             try:

@@ -52,4 +52,6 @@ def upgrade_schema(engine: Engine) -> None:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
     except SQLAlchemyError as exc:
-        raise ConfigurationError(f"database cannot be prepared: {exc.__class__.__name__}: {exc}") from exc
+        raise ConfigurationError(
+            f"database cannot be prepared: {exc.__class__.__name__}: {exc}"
+        ) from exc

@@ -20,6 +20,7 @@ from s1adopt.services.queries import (
     OutcomeSummary,
 )
 
+
 def _outcome(state: str, reason: str | None) -> str | None:
     if state == "commissioned":
         return COMMISSIONED_OUTCOME
@@ -58,17 +59,28 @@ class SqlMigrationQueries:
         """Every installation of a batch in reference order, streamed."""
         inst = t.installation
         stmt = (
-            select(inst.c.reference, inst.c.mpan, inst.c.mprn, inst.c.state,
-                   inst.c.failure_reason, inst.c.attempts, inst.c.failure_detail)
+            select(
+                inst.c.reference,
+                inst.c.mpan,
+                inst.c.mprn,
+                inst.c.state,
+                inst.c.failure_reason,
+                inst.c.attempts,
+                inst.c.failure_detail,
+            )
             .where(inst.c.batch_id == batch_id)
             .order_by(inst.c.reference)
         )
         with self._engine.connect() as conn:
             for row in conn.execution_options(yield_per=2000).execute(stmt):
                 yield InstallationOutcome(
-                    row.reference, row.mpan, row.mprn, row.state,
+                    row.reference,
+                    row.mpan,
+                    row.mprn,
+                    row.state,
                     _outcome(row.state, row.failure_reason) or "in progress",
-                    row.attempts, row.failure_detail,
+                    row.attempts,
+                    row.failure_detail,
                 )
 
     def find_installation(self, identifier: str) -> InstallationView | None:
@@ -91,7 +103,9 @@ class SqlMigrationQueries:
                 inst = t.installation
                 inst_id = conn.execute(
                     select(inst.c.id)
-                    .where((inst.c.reference == text) | (inst.c.mpan == text) | (inst.c.mprn == text))
+                    .where(
+                        (inst.c.reference == text) | (inst.c.mpan == text) | (inst.c.mprn == text)
+                    )
                     .order_by(inst.c.id.desc())
                     .limit(1)
                 ).scalar_one_or_none()
@@ -103,7 +117,9 @@ class SqlMigrationQueries:
     def _installation_view(conn: Connection, inst_id: int) -> InstallationView:
         row = conn.execute(select(t.installation).where(t.installation.c.id == inst_id)).one()
         history = [
-            HistoryEntry(h.state, aware(h.at), (h.reason or "") + (f": {h.detail}" if h.detail else ""))
+            HistoryEntry(
+                h.state, aware(h.at), (h.reason or "") + (f": {h.detail}" if h.detail else "")
+            )
             for h in conn.execute(
                 select(t.installation_history)
                 .where(t.installation_history.c.installation_id == inst_id)
@@ -112,7 +128,9 @@ class SqlMigrationQueries:
         ]
         devices = []
         for d in conn.execute(
-            select(t.device).where(t.device.c.installation_id == inst_id).order_by(t.device.c.device_id)
+            select(t.device)
+            .where(t.device.c.installation_id == inst_id)
+            .order_by(t.device.c.device_id)
         ):
             dev_history = [
                 HistoryEntry(h.status, aware(h.effective_from), h.reason)
@@ -124,9 +142,17 @@ class SqlMigrationQueries:
             ]
             devices.append(
                 DeviceView(
-                    d.device_id, d.device_type, d.manufacturer, d.model, d.firmware_version,
-                    d.smi_status, aware(d.status_since), d.associated_with, d.mpxn,
-                    d.credential_holder, dev_history,
+                    d.device_id,
+                    d.device_type,
+                    d.manufacturer,
+                    d.model,
+                    d.firmware_version,
+                    d.smi_status,
+                    aware(d.status_since),
+                    d.associated_with,
+                    d.mpxn,
+                    d.credential_holder,
+                    dev_history,
                 )
             )
         points = [
@@ -138,6 +164,15 @@ class SqlMigrationQueries:
         if not points:
             points = [(m, k, None) for m, k in ((row.mpan, "MPAN"), (row.mprn, "MPRN")) if m]
         return InstallationView(
-            row.reference, row.batch_id, row.cohort, row.smso, row.installation_type, row.state,
-            _outcome(row.state, row.failure_reason), row.attempts, points, devices, history,
+            row.reference,
+            row.batch_id,
+            row.cohort,
+            row.smso,
+            row.installation_type,
+            row.state,
+            _outcome(row.state, row.failure_reason),
+            row.attempts,
+            points,
+            devices,
+            history,
         )

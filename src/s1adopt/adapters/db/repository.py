@@ -75,7 +75,9 @@ class SqlMigrationRepository:
         held: set[Eui64 | str] = set()
         values = [d.value for d in device_ids]
         for part in _chunked(values):
-            rows = self._c.execute(select(t.device.c.device_id).where(t.device.c.device_id.in_(part)))
+            rows = self._c.execute(
+                select(t.device.c.device_id).where(t.device.c.device_id.in_(part))
+            )
             held.update(Eui64(r[0]) for r in rows)
         for part in _chunked(list(meter_points)):
             rows = self._c.execute(
@@ -106,12 +108,16 @@ class SqlMigrationRepository:
             for i in items
         ]
         try:
-            ids = self._c.execute(
-                insert(t.installation).returning(
-                    t.installation.c.id, sort_by_parameter_order=True
-                ),
-                rows,
-            ).scalars().all()
+            ids = (
+                self._c.execute(
+                    insert(t.installation).returning(
+                        t.installation.c.id, sort_by_parameter_order=True
+                    ),
+                    rows,
+                )
+                .scalars()
+                .all()
+            )
         except IntegrityError as exc:
             raise MigrationFileRejected(
                 "an installation reference appears twice in the file; references must be unique"
@@ -123,8 +129,12 @@ class SqlMigrationRepository:
             inst.history.clear()
             if inst.state is MigrationState.VALIDATED:
                 work.append(
-                    {"installation_id": inst_id, "batch_id": inst.batch_id,
-                     "step": WorkStep.TEST, "created_at": at}
+                    {
+                        "installation_id": inst_id,
+                        "batch_id": inst.batch_id,
+                        "step": WorkStep.TEST,
+                        "created_at": at,
+                    }
                 )
                 if item.mpan:
                     points.append({"mpxn": item.mpan, "kind": "MPAN", "installation_id": inst_id})
@@ -136,8 +146,12 @@ class SqlMigrationRepository:
                 dev.history.clear()
             for device_id, sealed in item.sealed_credentials.items():
                 creds.append(
-                    {"device_id": device_id.value, "purpose": "smso", "sealed": sealed,
-                     "created_at": at}
+                    {
+                        "device_id": device_id.value,
+                        "purpose": "smso",
+                        "sealed": sealed,
+                        "created_at": at,
+                    }
                 )
         self._insert(t.installation_history, history)
         self._insert(t.device, devices)
@@ -154,9 +168,9 @@ class SqlMigrationRepository:
         """How many installations of the batches wait for work."""
         return int(
             self._c.execute(
-                select(func.count()).select_from(t.work_item).where(
-                    t.work_item.c.batch_id.in_(list(batch_ids))
-                )
+                select(func.count())
+                .select_from(t.work_item)
+                .where(t.work_item.c.batch_id.in_(list(batch_ids)))
             ).scalar_one()
         )
 
@@ -221,32 +235,58 @@ class SqlMigrationRepository:
         """Persist the units' changes in bulk and clear their new entries."""
         if not units:
             return
-        inst_rows, history, dev_rows, statuses = [], [], [], []
-        creds_store, creds_drop, audit, enrol, done, steps = [], [], [], [], [], []
+        inst_rows: list[dict[str, Any]] = []
+        history: list[dict[str, Any]] = []
+        dev_rows: list[dict[str, Any]] = []
+        statuses: list[dict[str, Any]] = []
+        creds_store: list[dict[str, Any]] = []
+        creds_drop: list[tuple[str, str]] = []
+        audit: list[dict[str, Any]] = []
+        enrol: list[int] = []
+        done: list[int] = []
+        steps: list[dict[str, Any]] = []
         for unit in units:
             inst = unit.installation
             inst_rows.append(
-                {"b_id": unit.installation_id, "state": str(inst.state), "attempts": inst.attempts,
-                 "failure_reason": inst.failure_reason, "failure_detail": inst.failure_detail,
-                 "updated_at": at}
+                {
+                    "b_id": unit.installation_id,
+                    "state": str(inst.state),
+                    "attempts": inst.attempts,
+                    "failure_reason": inst.failure_reason,
+                    "failure_detail": inst.failure_detail,
+                    "updated_at": at,
+                }
             )
             history.extend(_history_rows(unit.installation_id, inst))
             for dev in unit.devices:
                 dev_rows.append(
-                    {"b_id": dev.device_id.value, "smi_status": str(dev.status),
-                     "status_since": dev.status_since, "credential_holder": str(dev.credential_holder)}
+                    {
+                        "b_id": dev.device_id.value,
+                        "smi_status": str(dev.status),
+                        "status_since": dev.status_since,
+                        "credential_holder": str(dev.credential_holder),
+                    }
                 )
                 statuses.extend(_status_rows(dev))
             for (device_id, purpose), sealed in unit.store_credentials.items():
                 creds_store.append(
-                    {"device_id": device_id.value, "purpose": purpose, "sealed": sealed,
-                     "created_at": at}
+                    {
+                        "device_id": device_id.value,
+                        "purpose": purpose,
+                        "sealed": sealed,
+                        "created_at": at,
+                    }
                 )
             creds_drop.extend(
                 (d.value, p) for d, p in unit.drop_credentials | set(unit.store_credentials)
             )
             audit.extend(
-                {"device_id": d.value, "installation_id": unit.installation_id, "event": e, "at": at}
+                {
+                    "device_id": d.value,
+                    "installation_id": unit.installation_id,
+                    "event": e,
+                    "at": at,
+                }
                 for d, e in unit.audit
             )
             if unit.enrol_meter_points:
@@ -298,16 +338,25 @@ class SqlMigrationRepository:
 
 def _history_rows(inst_id: int, inst: Installation) -> list[dict[str, Any]]:
     return [
-        {"installation_id": inst_id, "state": str(h.state), "at": h.at,
-         "reason": h.reason, "detail": h.detail}
+        {
+            "installation_id": inst_id,
+            "state": str(h.state),
+            "at": h.at,
+            "reason": h.reason,
+            "detail": h.detail,
+        }
         for h in inst.history
     ]
 
 
 def _status_rows(dev: Device) -> list[dict[str, Any]]:
     return [
-        {"device_id": dev.device_id.value, "status": str(h.status),
-         "effective_from": h.effective_from, "reason": h.reason}
+        {
+            "device_id": dev.device_id.value,
+            "status": str(h.status),
+            "effective_from": h.effective_from,
+            "reason": h.reason,
+        }
         for h in dev.history
     ]
 

@@ -9,6 +9,7 @@ from sqlalchemy.exc import OperationalError
 
 from s1adopt.adapters.db.repository import SqlMigrationRepository
 from s1adopt.domain.errors import ConfigurationError
+from s1adopt.services.ports import MigrationRepository
 
 
 class SqlUnitOfWork:
@@ -23,7 +24,7 @@ class SqlUnitOfWork:
         except OperationalError as exc:
             raise ConfigurationError(f"database unreachable: {exc.orig}") from exc
         self._transaction = self._connection.begin()
-        self.migration = SqlMigrationRepository(self._connection)
+        self.migration: MigrationRepository = SqlMigrationRepository(self._connection)
         return self
 
     def __exit__(

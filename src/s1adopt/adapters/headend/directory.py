@@ -22,8 +22,9 @@ class HeadEndDirectory:
     Use as an async context manager: it owns the HTTP session the adapters share.
     """
 
-    def __init__(self, control_url: str | None, concurrency: int = 128,
-                 policy: RetryPolicy | None = None) -> None:
+    def __init__(
+        self, control_url: str | None, concurrency: int = 128, policy: RetryPolicy | None = None
+    ) -> None:
         self._control_url = control_url.rstrip("/") if control_url else None
         self._concurrency, self._policy = concurrency, policy
         self._by_smso: dict[Eui64, HeadEnd] = {}

@@ -54,20 +54,30 @@ class _Transient(Exception):
 class JsonHttpHeadEnd:
     """``services.ports.HeadEnd`` for one ``s1-json/1`` head end."""
 
-    def __init__(self, session: aiohttp.ClientSession, base_url: str, name: str,
-                 policy: RetryPolicy | None = None) -> None:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        base_url: str,
+        name: str,
+        policy: RetryPolicy | None = None,
+    ) -> None:
         self._session, self._base, self._name = session, base_url.rstrip("/"), name
         self._policy = policy or RetryPolicy()
 
     async def read_identity(self, device: Eui64, credential: Secret) -> ReportedDevice:
         """Read the device's type, manufacturer, model and firmware."""
         nonce = new_nonce()
-        body = {"nonce": nonce, "tag": auth_tag(credential, Operation.READ_IDENTITY, device.hex, nonce, b"")}
+        body = {
+            "nonce": nonce,
+            "tag": auth_tag(credential, Operation.READ_IDENTITY, device.hex, nonce, b""),
+        }
         answer = await self._call(device, Operation.READ_IDENTITY, body)
         try:
             firmware = answer["firmware"]
             return ReportedDevice(
-                str(answer["deviceType"]), str(answer["manufacturer"]), str(answer["model"]),
+                str(answer["deviceType"]),
+                str(answer["manufacturer"]),
+                str(answer["model"]),
                 None if firmware is None else str(firmware),
             )
         except (KeyError, TypeError) as exc:
@@ -77,7 +87,9 @@ class JsonHttpHeadEnd:
         """Install ``new`` on the device, authenticated with ``current``."""
         seal_nonce, sealed = seal_new_credential(current, new, device.hex)
         nonce = new_nonce()
-        tag = auth_tag(current, Operation.REPLACE_CREDENTIAL, device.hex, nonce, bytes.fromhex(sealed))
+        tag = auth_tag(
+            current, Operation.REPLACE_CREDENTIAL, device.hex, nonce, bytes.fromhex(sealed)
+        )
         body = {"nonce": nonce, "tag": tag, "sealNonce": seal_nonce, "sealed": sealed}
         answer = await self._call(device, Operation.REPLACE_CREDENTIAL, body)
         if answer.get("replaced") is not True:

@@ -34,7 +34,7 @@ CREDENTIAL_BYTES = 32
 def _read_or_create(path: Path, make: Callable[[], bytes], create: bool) -> bytes:
     if path.exists():
         try:
-            return base64.b64decode(path.read_bytes(), validate=True)
+            return base64.b64decode(path.read_bytes().strip(), validate=True)
         except (OSError, binascii.Error) as exc:
             raise ConfigurationError(f"key file {path} is unreadable or not base64") from exc
     if not create:
@@ -93,7 +93,11 @@ class CredentialVault:
     def seal(self, device: Eui64, purpose: str, secret: Secret) -> bytes:
         """Encrypt a credential for storage."""
         nonce = os.urandom(12)
-        return _VERSION + nonce + self._aead.encrypt(nonce, secret.reveal(), self._aad(device, purpose))
+        return (
+            _VERSION
+            + nonce
+            + self._aead.encrypt(nonce, secret.reveal(), self._aad(device, purpose))
+        )
 
     def open(self, device: Eui64, purpose: str, blob: bytes) -> Secret:
         """Decrypt a stored credential; ``CredentialError`` if the key or binding is wrong."""

@@ -61,7 +61,7 @@ class MigrationFileReader:
         name = self.path.name
         try:
             size = os.stat(self.path).st_size
-            raw = open(self.path, "rb")  # noqa: SIM115 - closed in __exit__
+            raw = open(self.path, "rb")
         except OSError as exc:
             raise MigrationFileRejected(f"{self.path}: cannot be read: {exc.strerror}") from exc
         if size > self.max_bytes:
@@ -140,7 +140,9 @@ class MigrationFileReader:
         if expected is None:
             raise MigrationFileRejected(f"{self.path.name}: no header found")
         if not complete:
-            raise MigrationFileRejected(f"{self.path.name}: the document ends before its root closes")
+            raise MigrationFileRejected(
+                f"{self.path.name}: the document ends before its root closes"
+            )
         if expected != self.records_read:
             raise MigrationFileRejected(
                 f"{self.path.name}: header RecordCount is {expected:,} but the file holds "

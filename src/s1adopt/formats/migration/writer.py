@@ -6,6 +6,7 @@ import base64
 from contextlib import AbstractContextManager, ExitStack
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from lxml import etree
 
@@ -13,7 +14,7 @@ from s1adopt.domain.records import InstallationRecord, MigrationFileHeader
 from s1adopt.formats.credentials import ALGORITHM
 from s1adopt.formats.migration import NAMESPACE_V1
 
-_NSMAP = {None: NAMESPACE_V1}
+_NSMAP: Any = {None: NAMESPACE_V1}  # lxml accepts None as the default prefix
 
 
 def _q(tag: str) -> str:

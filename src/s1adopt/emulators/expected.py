@@ -1,0 +1,50 @@
+"""``expected.json`` of a generated fleet: the outcome the service must reach per installation.
+
+Format: ``{"seed", "fault_rate", "total", "outcomes": {outcome: count} (only outcomes that
+occur), "installations": {reference: outcome}}``, written as the fleet streams out.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TextIO
+
+from s1adopt.domain.failures import COMMISSIONED_OUTCOME
+from s1adopt.emulators.faults import FAULT_KINDS, HEALTHY
+
+EXPECTED_NAME = "expected.json"
+
+
+def outcome_counts(plan: bytearray) -> dict[str, int]:
+    """Per outcome, how many installations of a fault plan must end with it (non-zero only)."""
+    counts = {COMMISSIONED_OUTCOME: plan.count(HEALTHY)}
+    for kind in FAULT_KINDS:
+        counts[kind.outcome] = counts.get(kind.outcome, 0) + plan.count(kind.code)
+    return {outcome: count for outcome, count in counts.items() if count}
+
+
+class ExpectedWriter:
+    """Writes ``expected.json`` one installation at a time."""
+
+    def __init__(
+        self, out: TextIO, seed: int, fault_rate: float, total: int, outcomes: dict[str, int]
+    ) -> None:
+        self._out, self._first = out, True
+        out.write(
+            "{\n"
+            f'  "seed": {json.dumps(seed)},\n'
+            f'  "fault_rate": {json.dumps(fault_rate)},\n'
+            f'  "total": {json.dumps(total)},\n'
+            f'  "outcomes": {json.dumps(outcomes)},\n'
+            '  "installations": {'
+        )
+
+    def add(self, reference: str, outcome: str) -> None:
+        """Record the outcome expected for one installation."""
+        separator = "\n" if self._first else ",\n"
+        self._first = False
+        self._out.write(f"{separator}    {json.dumps(reference)}: {json.dumps(outcome)}")
+
+    def finish(self) -> None:
+        """Close the JSON document."""
+        self._out.write("\n  }\n}\n" if not self._first else "}\n}\n")

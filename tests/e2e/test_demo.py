@@ -1,0 +1,33 @@
+"""`s1adopt demo` as the README tells a newcomer to run it."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from tests.e2e.conftest import cli
+
+
+def test_the_demo_migrates_a_fleet_and_every_outcome_equals_expected_json(tmp_path: Path) -> None:
+    done = cli("demo", "--installations", "300", "--seed", "11", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "outcomes equal expected.json" in done.stdout
+    workdir = tmp_path / "s1adopt-demo"
+    expected = json.loads((workdir / "fleet" / "expected.json").read_text())["installations"]
+    actual: dict[str, str] = {}
+    for report in (workdir / "reports").glob("*.csv"):
+        with open(report, newline="") as handle:
+            for row in csv.DictReader(handle):
+                actual[row["installation"]] = row["outcome"]
+    assert actual == expected
+    assert len(set(expected.values())) >= 8  # commissioned and each of the seven fault kinds
+
+
+def test_the_demo_refuses_to_overwrite_a_directory_it_did_not_create(tmp_path: Path) -> None:
+    (tmp_path / "precious").mkdir()
+    (tmp_path / "precious" / "thesis.txt").write_text("keep me")
+    done = cli("demo", "--installations", "10", "--workdir", "precious", cwd=tmp_path)
+    assert done.returncode == 4
+    assert "not a demo directory" in done.stderr
+    assert (tmp_path / "precious" / "thesis.txt").read_text() == "keep me"
