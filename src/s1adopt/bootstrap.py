@@ -89,5 +89,5 @@ class Application:
             headends,
             self.keyring.vault(),
             self.clock,
-            PipelineSettings(self.settings.chunk_size, self.settings.concurrency),
+            PipelineSettings(self.settings.chunk_size, self.settings.chunks_in_flight),
         )

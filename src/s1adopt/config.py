@@ -29,7 +29,10 @@ class Settings(BaseSettings):
         default=None, description="JSON Eligible Product Combinations list; default built-in"
     )
     max_migration_file_bytes: int = Field(default=4 * 1024**3, gt=0)
-    concurrency: int = Field(default=128, gt=0, le=10_000)
-    chunk_size: int = Field(default=500, gt=0, le=100_000)
+    concurrency: int = Field(default=64, gt=0, le=10_000, description="connections per head end")
+    chunk_size: int = Field(default=500, gt=0, le=100_000, description="installations per chunk")
+    chunks_in_flight: int = Field(
+        default=3, gt=0, le=64, description="chunks worked on at once by one process"
+    )
     headend_timeout: float = Field(default=10.0, gt=0)
     headend_retries: int = Field(default=3, ge=0, le=20)

@@ -73,7 +73,7 @@ class World:
             FakeDirectory({Eui64.parse(SMSO): self.headend}),
             self.keyring.vault(),
             self.clock,
-            PipelineSettings(chunk_size=chunk, concurrency=8),
+            PipelineSettings(chunk_size=chunk, chunks_in_flight=2),
         )
 
     def outcomes(self, batch_id: int) -> dict[str, str]:
@@ -222,3 +222,21 @@ async def test_no_table_holds_a_credential_in_clear(world: World) -> None:
                 for value in row:
                     raw = value if isinstance(value, bytes) else str(value).encode()
                     assert not any(s in raw or s.hex().encode() in raw for s in secrets)
+
+
+def test_a_database_error_never_carries_the_statement_parameters(world: World) -> None:
+    from sqlalchemy import insert
+    from sqlalchemy.exc import IntegrityError
+
+    with world.engine.connect() as conn, pytest.raises(IntegrityError) as caught:
+        conn.execute(
+            insert(t.device_credential),
+            {
+                "device_id": "no-such-device",
+                "purpose": "smso",
+                "sealed": b"SEALED-BLOB",
+                "created_at": world.clock.now(),
+            },
+        )
+    assert "SEALED-BLOB" not in str(caught.value)
+    assert "parameters hidden" in str(caught.value)

@@ -29,7 +29,10 @@ from s1adopt.domain.secrets import Secret
 from s1adopt.emulators.fleet_files import NO_ANSWER
 from s1adopt.emulators.state import EmulatedDevice, HeadEndState
 from s1adopt.formats.headend_wire import (
+    BATCH_PATH,
     HTTP_STATUS,
+    MAX_BATCH_BODY_BYTES,
+    MAX_BATCH_OPERATIONS,
     MAX_BODY_BYTES,
     ErrorCode,
     Operation,
@@ -63,10 +66,11 @@ class _Refused(Exception):
 
 def headend_app(state: HeadEndState, settings: HeadEndSettings | None = None) -> web.Application:
     """The aiohttp application of one SMSO's head end."""
-    app = web.Application(middlewares=[_protocol_errors], client_max_size=MAX_BODY_BYTES)
+    app = web.Application(middlewares=[_protocol_errors], client_max_size=MAX_BATCH_BODY_BYTES)
     app[HEADEND_STATE] = state
     app[HEADEND_SETTINGS] = settings or HeadEndSettings()
     app.router.add_post("/v1/devices/{device}/{op}", _device_operation)
+    app.router.add_post(BATCH_PATH, _batch)
     return app
 
 
@@ -91,20 +95,67 @@ async def _protocol_errors(
 
 async def _device_operation(request: web.Request) -> web.StreamResponse:
     state = request.app[HEADEND_STATE]
-    device_hex = request.match_info["device"]
-    try:
-        op = Operation(request.match_info["op"])
-    except ValueError:
+    device_hex, op_text = request.match_info["device"], request.match_info["op"]
+    _check_operation(state, device_hex, op_text)
+    body = await _read_body(request, MAX_BODY_BYTES)
+    answer = await _perform(state, request.app[HEADEND_SETTINGS], device_hex, op_text, body)
+    return web.json_response(answer)
+
+
+async def _batch(request: web.Request) -> web.StreamResponse:
+    """Several device operations in one request, each answered as if sent alone."""
+    state, settings = request.app[HEADEND_STATE], request.app[HEADEND_SETTINGS]
+    body = await _read_body(request, MAX_BATCH_BODY_BYTES)
+    operations = body.get("operations")
+    if not isinstance(operations, list) or not 0 < len(operations) <= MAX_BATCH_OPERATIONS:
         raise _Refused(
-            ErrorCode.BAD_REQUEST, f"unknown operation {request.match_info['op']!r}"
-        ) from None
-    device = state.devices.get(device_hex.upper())
-    if device is None:
+            ErrorCode.BAD_REQUEST,
+            f"'operations' must be a list of 1 to {MAX_BATCH_OPERATIONS} device operations",
+        )
+
+    async def one(item: object) -> dict[str, Any]:
+        try:
+            if not isinstance(item, dict):
+                raise _Refused(ErrorCode.BAD_REQUEST, "an operation must be a JSON object")
+            device_hex, op_text = _text(item, "device"), _text(item, "op")
+            _check_operation(state, device_hex, op_text)
+            return {
+                "status": 200,
+                "body": await _perform(state, settings, device_hex, op_text, item),
+            }
+        except _Refused as refused:
+            return {
+                "status": HTTP_STATUS[refused.code],
+                "body": {"error": refused.code.value, "message": refused.message},
+            }
+
+    results = await asyncio.gather(*(one(item) for item in operations))
+    return web.json_response({"results": results})
+
+
+def _check_operation(state: HeadEndState, device_hex: str, op_text: str) -> None:
+    """Rules 1 and 2: a known operation on a device this head end serves."""
+    try:
+        Operation(op_text)
+    except ValueError:
+        raise _Refused(ErrorCode.BAD_REQUEST, f"unknown operation {op_text!r}") from None
+    if state.devices.get(device_hex.upper()) is None:
         state.totals.unknown_device_requests += 1
         raise _Refused(ErrorCode.UNKNOWN_DEVICE, f"this head end does not serve {device_hex}")
+
+
+async def _perform(
+    state: HeadEndState,
+    settings: HeadEndSettings,
+    device_hex: str,
+    op_text: str,
+    body: dict[str, Any],
+) -> dict[str, Any]:
+    """Rules 3 to 6 for one device operation; the answer body, or ``_Refused``."""
+    op = Operation(op_text)
+    device = state.devices[device_hex.upper()]
     device.requests += 1
     state.totals.requests += 1
-    body = await _read_body(request)
     nonce, tag = _text(body, "nonce"), _text(body, "tag")
     seal_nonce = sealed = ""
     payload = b""
@@ -113,22 +164,20 @@ async def _device_operation(request: web.Request) -> web.StreamResponse:
         _hex(seal_nonce, "sealNonce")
         payload = _hex(sealed, "sealed")
     if device.fault == NO_ANSWER:
-        await asyncio.sleep(request.app[HEADEND_SETTINGS].no_answer_delay)
+        await asyncio.sleep(settings.no_answer_delay)
         raise _Refused(ErrorCode.NO_RESPONSE, f"device {device_hex} did not answer")
     current = _authenticate(state, device, op, device_hex, nonce, payload, tag)
     if op is Operation.READ_IDENTITY:
         device.identity_reads += 1
         state.totals.identity_reads += 1
         identity = device.identity
-        return web.json_response(
-            {
-                "deviceId": device_hex.upper(),
-                "deviceType": identity.device_type,
-                "manufacturer": identity.manufacturer,
-                "model": identity.model,
-                "firmware": identity.firmware_version,
-            }
-        )
+        return {
+            "deviceId": device_hex.upper(),
+            "deviceType": identity.device_type,
+            "manufacturer": identity.manufacturer,
+            "model": identity.model,
+            "firmware": identity.firmware_version,
+        }
     try:
         new = open_new_credential(current, device_hex, seal_nonce, sealed).reveal()
     except CredentialError as exc:
@@ -140,7 +189,7 @@ async def _device_operation(request: web.Request) -> web.StreamResponse:
             ErrorCode.BAD_REQUEST, f"a credential must be at least {MIN_CREDENTIAL_BYTES} bytes"
         )
     state.replace_credential(device_hex.upper(), device, new)
-    return web.json_response({"replaced": True})
+    return {"replaced": True}
 
 
 def _authenticate(
@@ -162,15 +211,15 @@ def _authenticate(
     raise _Refused(ErrorCode.AUTH_FAILED, f"device {device_hex} rejected the credential")
 
 
-async def _read_body(request: web.Request) -> dict[str, Any]:
-    """The request's JSON object, read up to ``MAX_BODY_BYTES``."""
-    too_large = f"request body larger than {MAX_BODY_BYTES} bytes"
-    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+async def _read_body(request: web.Request, limit: int) -> dict[str, Any]:
+    """The request's JSON object, read up to ``limit`` bytes."""
+    too_large = f"request body larger than {limit} bytes"
+    if request.content_length is not None and request.content_length > limit:
         raise _Refused(ErrorCode.BAD_REQUEST, too_large)
     raw = bytearray()
     while chunk := await request.content.readany():
         raw += chunk
-        if len(raw) > MAX_BODY_BYTES:
+        if len(raw) > limit:
             raise _Refused(ErrorCode.BAD_REQUEST, too_large)
     try:
         doc = json.loads(raw)

@@ -6,6 +6,11 @@ Operations (POST, JSON bodies, one device per request):
 - ``/v1/devices/<EUI hex>/credential``: body ``{nonce, tag, sealed, sealNonce}``; replaces the
   device's credential. ``sealed`` is the new credential encrypted with AES-GCM under a key
   derived from the current credential, so it never crosses the wire in clear.
+- ``/v1/batch``: body ``{operations: [{device, op, nonce, tag, ...}]}`` with at most
+  ``MAX_BATCH_OPERATIONS`` device operations, each with the fields of its single form; answers
+  ``{results: [{status, body}]}`` in the same order, ``status`` and ``body`` being what the
+  single request would have answered. Devices are still addressed one by one; the batch only
+  saves round trips (SMSO head-end APIs offer bulk submission for the same reason).
 Authentication: ``tag`` is HMAC-SHA256 keyed with the device's current credential over
 ``op|device|nonce|payload digest``; the device refuses a wrong tag (``AUTH_FAILED``).
 Errors: ``{error: CODE, message}`` with the codes in ``ErrorCode``.
@@ -29,6 +34,9 @@ from s1adopt.domain.secrets import Secret
 
 PROTOCOL = "s1-json/1"
 MAX_BODY_BYTES = 64 * 1024
+BATCH_PATH = "/v1/batch"
+MAX_BATCH_OPERATIONS = 256
+MAX_BATCH_BODY_BYTES = MAX_BATCH_OPERATIONS * 1024
 
 
 class Operation(StrEnum):
@@ -88,7 +96,9 @@ def auth_tag(credential: Secret, op: Operation, device_hex: str, nonce: str, pay
 def tag_matches(
     credential: Secret, op: Operation, device_hex: str, nonce: str, payload: bytes, tag: str
 ) -> bool:
-    """Constant-time check of a request's tag."""
+    """Constant-time check of a request's tag (False for a tag that is not ASCII)."""
+    if not tag.isascii():
+        return False
     return hmac.compare_digest(auth_tag(credential, op, device_hex, nonce, payload), tag)
 
 

@@ -9,15 +9,16 @@ Rules:
   committed (state COMMISSIONING, devices REPLACING). On resume, a device that refuses the SMSO
   credential is probed with the stored new one: if it answers, the replacement already happened
   and is not repeated, so each device's credential is replaced at most once.
-- Device traffic is asynchronous with at most ``concurrency`` operations in flight.
+- Device traffic is asynchronous. Up to ``chunks_in_flight`` chunks are worked on at once, each
+  a disjoint set of installations, so one chunk's database work overlaps other chunks' device
+  traffic; database calls themselves run one at a time on the event loop's thread.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
 
 from s1adopt.domain.devices import CredentialHolder, Device, SmiStatus
 from s1adopt.domain.errors import (
@@ -44,7 +45,6 @@ from s1adopt.services.ports import (
 
 DCC_PENDING = "dcc-pending"
 DCC_CREDENTIAL = "dcc"
-T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +52,7 @@ class PipelineSettings:
     """Tuning of the pipeline."""
 
     chunk_size: int = 500
-    concurrency: int = 128
+    chunks_in_flight: int = 3
 
 
 class Failure(Exception):
@@ -77,7 +77,6 @@ class MigrationPipeline:
         self._uow_factory, self._headends = uow_factory, headends
         self._vault, self._clock = vault, clock
         self._settings = settings or PipelineSettings()
-        self._gate = asyncio.Semaphore(self._settings.concurrency)
 
     async def run(self, batch_ids: Sequence[int], progress: Progress | None = None) -> None:
         """Work until no installation of the batches has pending work."""
@@ -85,22 +84,41 @@ class MigrationPipeline:
             pending = uow.migration.pending_count(batch_ids)
         if progress:
             progress.start("migrating", pending)
-        after_id = 0
+        while await self._one_pass(batch_ids, progress):
+            pass  # a further pass picks up anything left behind by the previous one
+
+    async def _one_pass(self, batch_ids: Sequence[int], progress: Progress | None) -> bool:
+        """Work through the pending installations once, in id order; False if none were."""
+        after_id, worked = 0, False
+        in_flight: set[asyncio.Task[int]] = set()
         while True:
             with self._uow_factory() as uow:
                 ids = uow.migration.next_work(batch_ids, self._settings.chunk_size, after_id)
                 units = uow.migration.load_units(ids)
-            if not units:
-                if after_id == 0:
-                    return
-                after_id = 0  # another pass picks up anything left behind
+            if units:
+                worked = True
+                after_id = ids[-1]
+                in_flight.add(asyncio.create_task(self._work_on(units)))
+            if not in_flight:
+                return worked
+            if units and len(in_flight) < self._settings.chunks_in_flight:
                 continue
-            after_id = ids[-1]
-            await self._work_on(units)
-            if progress:
-                progress.advance(sum(1 for u in units if u.next_step is None))
+            done, in_flight = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                finished = task.result()  # a crash propagates; committed chunks stay committed
+                if progress:
+                    progress.advance(finished)
+            if not units:
+                while in_flight:
+                    done, in_flight = await asyncio.wait(in_flight)
+                    for task in done:
+                        finished = task.result()
+                        if progress:
+                            progress.advance(finished)
+                return worked
 
-    async def _work_on(self, units: list[MigrationUnit]) -> None:
+    async def _work_on(self, units: list[MigrationUnit]) -> int:
+        """Test and commission one chunk; the number of installations that reached an end."""
         to_test = [u for u in units if u.installation.state is MigrationState.VALIDATED]
         results = await asyncio.gather(*(self._capture(self._test(u)) for u in to_test))
         now = self._clock.now()
@@ -123,6 +141,7 @@ class MigrationPipeline:
             else:
                 self._fail(unit, failure)
         self._save(to_commission)
+        return sum(1 for u in units if u.next_step is None)
 
     def _save(self, units: Sequence[MigrationUnit]) -> None:
         if not units:
@@ -138,10 +157,6 @@ class MigrationPipeline:
         except Failure as failure:
             return failure
         return None
-
-    async def _device_op(self, op: Callable[[], Awaitable[T]]) -> T:
-        async with self._gate:
-            return await op()
 
     def _headend(self, unit: MigrationUnit) -> HeadEnd:
         headend = self._headends.for_smso(unit.smso)
@@ -173,9 +188,7 @@ class MigrationPipeline:
     async def _test_device(self, headend: HeadEnd, unit: MigrationUnit, device: Device) -> None:
         secret = self._credential(unit, device, SMSO_CREDENTIAL)
         try:
-            reported = await self._device_op(
-                lambda: headend.read_identity(device.device_id, secret)
-            )
+            reported = await headend.read_identity(device.device_id, secret)
         except HeadEndError as exc:
             raise _failure_for(exc, FailureReason.HEAD_END_UNAVAILABLE) from exc
         mismatch = reported.mismatch_with(device)
@@ -217,11 +230,11 @@ class MigrationPipeline:
         new = self._credential(unit, device, DCC_PENDING)
         device_id = device.device_id
         try:
-            await self._device_op(lambda: headend.replace_credential(device_id, current, new))
+            await headend.replace_credential(device_id, current, new)
         except DeviceAuthenticationFailed:
             # The SMSO credential no longer works: an earlier run may have replaced it already.
             try:
-                await self._device_op(lambda: headend.read_identity(device_id, new))
+                await headend.read_identity(device_id, new)
             except HeadEndError as exc:
                 raise Failure(
                     FailureReason.COMMISSIONING_FAILED,

@@ -1,4 +1,8 @@
-"""Engines for SQLite (embedded default) and PostgreSQL, and schema upgrades with Alembic."""
+"""Engines for SQLite (embedded default) and PostgreSQL, and schema upgrades with Alembic.
+
+Engines are made with ``hide_parameters=True``: a database error never carries the statement's
+parameters (which include sealed credentials) into messages or logs.
+"""
 
 from __future__ import annotations
 
@@ -19,12 +23,12 @@ def make_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite files get WAL, foreign keys and a busy timeout."""
     try:
         if url.startswith("sqlite"):
-            engine = create_engine(url, connect_args={"timeout": 30})
+            engine = create_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
             event.listen(engine, "connect", _sqlite_pragmas)
         elif url.startswith(("postgresql", "postgres")):
             if url.startswith("postgres://") or url.startswith("postgresql://"):
                 url = "postgresql+psycopg://" + url.split("://", 1)[1]
-            engine = create_engine(url, pool_pre_ping=True)
+            engine = create_engine(url, pool_pre_ping=True, hide_parameters=True)
         else:
             raise ConfigurationError(
                 f"unsupported database URL {url.split(':', 1)[0]}:...; use sqlite:///FILE or "
