@@ -31,13 +31,25 @@ class EligibleProducts:
             Product(p.device_type, p.manufacturer, p.model, None) if p.device_type.is_type2 else p
             for p in products
         )
+        self._keys = frozenset(
+            (p.device_type.value, p.manufacturer, p.model, p.firmware_version)
+            for p in self._products
+        )
+
+    def is_eligible(
+        self, device_type: DeviceType, manufacturer: str, model: str, firmware: str | None
+    ) -> bool:
+        """Whether the product is on the list (the firmware of Type 2 devices is ignored)."""
+        if device_type.is_type2:
+            firmware = None
+        return (device_type.value, manufacturer, model, firmware) in self._keys
 
     def __contains__(self, product: object) -> bool:
         if not isinstance(product, Product):
             return False
-        if product.device_type.is_type2:
-            product = Product(product.device_type, product.manufacturer, product.model, None)
-        return product in self._products
+        return self.is_eligible(
+            product.device_type, product.manufacturer, product.model, product.firmware_version
+        )
 
     def __iter__(self) -> Iterator[Product]:
         return iter(sorted(self._products, key=lambda p: (p.device_type, p.model)))

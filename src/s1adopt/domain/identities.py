@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from operator import mul
 
 from s1adopt.domain.errors import InvalidIdentity
 
@@ -62,7 +63,9 @@ class Eui64:
 
 def mpan_check_digit(first_twelve: str) -> int:
     """The MPAN core check digit for its first 12 digits."""
-    total = sum(int(d) * w for d, w in zip(first_twelve, _MPAN_WEIGHTS, strict=True))
+    if len(first_twelve) != len(_MPAN_WEIGHTS):
+        raise InvalidIdentity(f"{first_twelve!r}: the check digit needs exactly 12 digits")
+    total = sum(map(mul, map(int, first_twelve), _MPAN_WEIGHTS))
     return total % 11 % 10
 
 

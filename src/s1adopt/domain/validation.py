@@ -21,12 +21,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from s1adopt.domain.devices import DeviceType
-from s1adopt.domain.eligibility import EligibleProducts, Product
+from s1adopt.domain.eligibility import EligibleProducts
 from s1adopt.domain.errors import InvalidIdentity
 from s1adopt.domain.failures import FailureReason
 from s1adopt.domain.identities import Eui64, Mpan, Mprn
 from s1adopt.domain.records import DeviceRecord, InstallationRecord
 
+_TYPES: dict[str, DeviceType] = {kind.value: kind for kind in DeviceType}
 _ASSOCIATION_TARGET: dict[DeviceType, DeviceType] = {
     DeviceType.ESME: DeviceType.CHF,
     DeviceType.GPF: DeviceType.CHF,
@@ -94,8 +95,9 @@ def validate_installation(
         return _fail(FailureReason.INCONSISTENT_INSTALLATION, problem)
     for dev in devices:
         rec = dev.record
-        product = Product(dev.device_type, rec.manufacturer, rec.model, rec.firmware_version)
-        if product not in eligible:
+        if not eligible.is_eligible(
+            dev.device_type, rec.manufacturer, rec.model, rec.firmware_version
+        ):
             return _fail(
                 FailureReason.PRODUCT_NOT_ELIGIBLE,
                 f"{dev.device_type} {dev.device_id}: {rec.manufacturer} {rec.model} "
@@ -128,9 +130,8 @@ def _check_consistency(
     by_id: dict[Eui64, DeviceType] = {}
     typed: list[tuple[Eui64, DeviceType, DeviceRecord]] = []
     for device_id, rec in zip(ids, record.devices, strict=True):
-        try:
-            kind = DeviceType(rec.device_type)
-        except ValueError:
+        kind = _TYPES.get(rec.device_type)
+        if kind is None:
             return [], f"device {device_id} has unknown type {rec.device_type!r}"
         if device_id in by_id:
             return [], f"device {device_id} is listed twice"
