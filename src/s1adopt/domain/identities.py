@@ -65,7 +65,7 @@ def mpan_check_digit(first_twelve: str) -> int:
     """The MPAN core check digit for its first 12 digits."""
     if len(first_twelve) != len(_MPAN_WEIGHTS):
         raise InvalidIdentity(f"{first_twelve!r}: the check digit needs exactly 12 digits")
-    total = sum(map(mul, map(int, first_twelve), _MPAN_WEIGHTS))
+    total: int = sum(map(mul, map(int, first_twelve), _MPAN_WEIGHTS))
     return total % 11 % 10
 
 
