@@ -52,6 +52,18 @@ class ProtocolViolation(HeadEndError):
     """A head end answered with something the protocol does not allow."""
 
 
+class OperationNotSupported(HeadEndError):
+    """The device's model does not support the operation (a variation to Equivalent Steps)."""
+
+
+class CommandRejected(HeadEndError):
+    """The device refused the command as given (bad parameters, wrong state, duplicate UTRN)."""
+
+
+class HanFailure(HeadEndError):
+    """The communications hub could not reach the device over the home area network."""
+
+
 class NotFound(S1AdoptError, LookupError):
     """A device, meter point, installation or batch that the inventory does not hold."""
 

@@ -14,6 +14,7 @@ from typing import Protocol
 from s1adopt.domain.devices import Device, ReportedDevice
 from s1adopt.domain.identities import Eui64
 from s1adopt.domain.installation import Installation
+from s1adopt.domain.operations import DeviceOperation, Params, Value
 from s1adopt.domain.records import MigrationFileHeader, SealedCredential
 from s1adopt.domain.secrets import Secret
 
@@ -37,8 +38,17 @@ class HeadEnd(Protocol):
 
     Rules: every operation authenticates with the credential the caller gives; failures are
     raised as ``domain.errors.HeadEndError`` subclasses (DeviceUnreachable,
-    DeviceAuthenticationFailed, HeadEndUnavailable, ProtocolViolation), never foreign errors.
+    DeviceAuthenticationFailed, HeadEndUnavailable, ProtocolViolation, OperationNotSupported,
+    CommandRejected, HanFailure), never foreign errors. Transient faults (busy, unavailable,
+    timeouts, garbled answers) are retried inside the adapter with backoff; what is raised is
+    final for this call.
     """
+
+    async def execute(
+        self, device: Eui64, credential: Secret, operation: DeviceOperation, params: Params
+    ) -> dict[str, Value]:
+        """Carry out one operation of ``domain.operations.CATALOGUE`` on a device."""
+        ...
 
     async def read_identity(self, device: Eui64, credential: Secret) -> ReportedDevice: ...
 
