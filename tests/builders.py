@@ -53,7 +53,9 @@ class FleetBuilder:
             sealed,
         )
 
-    def installation(self, n: int, dual_fuel: bool = False) -> InstallationRecord:
+    def installation(
+        self, n: int, dual_fuel: bool = False, kind: str = "Active"
+    ) -> InstallationRecord:
         chf = self.device("CHF", None)
         chf_id = Eui64(chf.device_id)
         devices = [chf, self.device("ESME", chf_id), self.device("IHD", chf_id)]
@@ -63,7 +65,7 @@ class FleetBuilder:
             devices += [gpf, self.device("GSME", Eui64(gpf.device_id))]
             mprn = Mprn.with_check_digits(f"{7000000 + n:08d}").value
         mpan = Mpan.with_check_digit(f"{1000000000 + n:012d}").core
-        return InstallationRecord(f"S1-{n:07d}", "Active", "IOC", mpan, mprn, tuple(devices))
+        return InstallationRecord(f"S1-{n:07d}", kind, "IOC", mpan, mprn, tuple(devices))
 
 
 def with_device(record: InstallationRecord, index: int, **changes: object) -> InstallationRecord:

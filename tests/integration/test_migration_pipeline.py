@@ -240,3 +240,71 @@ def test_a_database_error_never_carries_the_statement_parameters(world: World) -
         )
     assert "SEALED-BLOB" not in str(caught.value)
     assert "parameters hidden" in str(caught.value)
+
+
+async def test_gt01_a_gas_side_han_failure_migrates_the_electricity_side_alone(
+    world: World,
+) -> None:
+    record = world.fleet.installation(1, dual_fuel=True)
+    world.install_devices(record)
+    gas = [Eui64.parse(d.device_id) for d in record.devices if d.device_type in ("GPF", "GSME")]
+    for device in gas:
+        world.headend.devices[device].han_failure = True
+    batch = world.take_in([record])
+    await world.pipeline().run([batch.batch_id])
+    assert world.outcomes(batch.batch_id) == {"S1-0000001": "commissioned_electricity_only"}
+    view = SqlMigrationQueries(world.engine).find_installation(record.reference)
+    assert view is not None
+    statuses = {d.device_type: (d.smi_status, d.credential_holder) for d in view.devices}
+    assert statuses["ESME"] == ("Commissioned", "dcc")
+    assert statuses["CHF"] == ("Commissioned", "dcc")
+    assert statuses["GSME"] == ("Pending", "smso")
+    assert statuses["GPF"] == ("Pending", "smso")
+    flags = {kind: flag for _, kind, flag in view.meter_points}
+    assert flags == {"MPAN": "Enrolled", "MPRN": None}
+    assert all(world.headend.replacements[d] == 0 for d in gas)
+    assert any("GT01" in h.note for h in view.history)
+
+
+async def test_a_han_failure_alongside_an_electricity_fault_fails_the_installation(
+    world: World,
+) -> None:
+    record = world.fleet.installation(1, dual_fuel=True)
+    world.install_devices(record)
+    for dev in record.devices:
+        eui = Eui64.parse(dev.device_id)
+        if dev.device_type == "GSME":
+            world.headend.devices[eui].han_failure = True
+        if dev.device_type == "ESME":
+            world.headend.devices[eui].credential = Secret(b"y" * 32)
+    batch = world.take_in([record])
+    await world.pipeline().run([batch.batch_id])
+    assert world.outcomes(batch.batch_id) == {"S1-0000001": "credential_mismatch"}
+
+
+async def test_a_dormant_installation_is_upgraded_to_eligible_firmware_then_commissioned(
+    world: World,
+) -> None:
+    record = with_device(world.fleet.installation(1, kind="Dormant"), 1, firmware_version="1.6.0")
+    world.install_devices(record)
+    esme = Eui64.parse(record.devices[1].device_id)
+    world.headend.devices[esme].dormant = True
+    batch = world.take_in([record])
+    await world.pipeline().run([batch.batch_id])
+    assert world.outcomes(batch.batch_id) == {"S1-0000001": "commissioned"}
+    assert world.headend.devices[esme].firmware_operations == 2
+    view = SqlMigrationQueries(world.engine).find_installation(record.reference)
+    assert view is not None
+    esme_view = next(d for d in view.devices if d.device_type == "ESME")
+    assert esme_view.firmware_version == "1.7.2"
+    assert esme_view.smi_status == "Commissioned"
+
+
+async def test_an_active_installation_with_ineligible_firmware_is_not_upgraded(
+    world: World,
+) -> None:
+    record = with_device(world.fleet.installation(1), 1, firmware_version="1.6.0")
+    world.install_devices(record)
+    batch = world.take_in([record])
+    await world.pipeline().run([batch.batch_id])
+    assert world.outcomes(batch.batch_id) == {"S1-0000001": "product_not_eligible"}

@@ -130,3 +130,20 @@ def test_a_record_rejected_by_validation_is_failed_without_an_attempt() -> None:
 def test_every_failure_reason_has_an_explanation_and_a_stage(reason: FailureReason) -> None:
     assert len(reason.explanation) > 20
     assert isinstance(reason.stage, Stage)
+
+
+def test_gt01_leaves_the_gas_side_out_and_labels_the_outcome() -> None:
+    inst = Installation.validated("S1-1", 1, InstallationType.ACTIVE, T0)
+    inst.leave_out_gas("GSME unreachable over the HAN", T0)
+    inst.pass_device_testing(T0)
+    inst.begin_commissioning(T0)
+    inst.complete_commissioning(T0)
+    assert inst.outcome == "commissioned_electricity_only"
+    assert "GT01" in inst.history[1].detail
+
+
+def test_the_gas_side_cannot_be_left_out_after_testing() -> None:
+    inst = Installation.validated("S1-1", 1, InstallationType.ACTIVE, T0)
+    inst.pass_device_testing(T0)
+    with pytest.raises(IllegalTransition, match="only in testing"):
+        inst.leave_out_gas("too late", T0)

@@ -106,3 +106,29 @@ def test_a_meter_point_held_by_another_installation_is_a_duplicate(fleet: FleetB
 def test_a_type2_device_is_eligible_whatever_firmware_is_reported(fleet: FleetBuilder) -> None:
     record = with_device(fleet.installation(1), 2, firmware_version="anything")
     assert validate_installation(record, ELIGIBLE, nothing_claimed).ok
+
+
+def test_a_dormant_device_on_an_older_firmware_of_an_eligible_model_is_to_be_upgraded(
+    fleet: FleetBuilder,
+) -> None:
+    record = with_device(fleet.installation(1, kind="Dormant"), 1, firmware_version="1.6.0")
+    result = validate_installation(record, ELIGIBLE, nothing_claimed)
+    assert result.ok, result.detail
+    assert [d.upgrade_to for d in result.devices] == [None, "1.7.2", None]
+
+
+def test_a_dormant_device_of_a_model_not_on_the_list_is_not_eligible(fleet: FleetBuilder) -> None:
+    record = with_device(fleet.installation(1, kind="Dormant"), 1, model="AM-E999")
+    result = validate_installation(record, ELIGIBLE, nothing_claimed)
+    assert result.failure is FailureReason.PRODUCT_NOT_ELIGIBLE
+
+
+def test_the_upgrade_target_is_the_highest_listed_firmware_of_the_model() -> None:
+    from s1adopt.domain.devices import DeviceType
+    from s1adopt.domain.eligibility import EligibleProducts, Product
+
+    products = EligibleProducts(
+        Product(DeviceType.ESME, "M", "X", v) for v in ("1.9.0", "1.10.0", "1.2.0")
+    )
+    assert products.upgrade_target(DeviceType.ESME, "M", "X") == "1.10.0"
+    assert products.upgrade_target(DeviceType.ESME, "M", "Y") is None

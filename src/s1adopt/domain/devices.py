@@ -122,6 +122,7 @@ class Device:
     status_since: datetime
     credential_holder: CredentialHolder
     history: list[StatusChange] = field(default_factory=list)
+    firmware_target: str | None = None  # dormant: the eligible firmware to upgrade to first
 
     def change_status(self, new: SmiStatus, at: datetime, reason: str) -> StatusChange:
         """Move to ``new`` if the SMI allows it, recording the change in the history."""

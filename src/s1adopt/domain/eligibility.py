@@ -44,6 +44,16 @@ class EligibleProducts:
             firmware = None
         return (device_type.value, manufacturer, model, firmware) in self._keys
 
+    def upgrade_target(self, device_type: DeviceType, manufacturer: str, model: str) -> str | None:
+        """The firmware version a device of this model must run to be eligible (the last one
+        listed for it), or None when the model is not on the list at all."""
+        versions = [
+            p.firmware_version
+            for p in self._products
+            if (p.device_type, p.manufacturer, p.model) == (device_type, manufacturer, model)
+        ]
+        return max(versions, key=_version_key) if versions else None
+
     def __contains__(self, product: object) -> bool:
         if not isinstance(product, Product):
             return False
@@ -56,3 +66,10 @@ class EligibleProducts:
 
     def __len__(self) -> int:
         return len(self._products)
+
+
+def _version_key(version: str | None) -> tuple[str, ...]:
+    """Orders versions like 1.7.2 < 1.10.0 by comparing numeric parts as padded text."""
+    if version is None:
+        return ()
+    return tuple(part.zfill(8) for part in version.replace("-", ".").split("."))

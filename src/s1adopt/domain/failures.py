@@ -31,6 +31,9 @@ class FailureReason(StrEnum):
     DEVICE_MISMATCH = "device_mismatch"
     FIRMWARE_MISMATCH = "firmware_mismatch"
     CREDENTIAL_MISMATCH = "credential_mismatch"
+    HAN_FAILURE = "han_failure"
+    OPERATION_NOT_SUPPORTED = "operation_not_supported"
+    FIRMWARE_UPGRADE_FAILED = "firmware_upgrade_failed"
     COMMISSIONING_FAILED = "commissioning_failed"
     TOO_MANY_ATTEMPTS = "too_many_attempts"
 
@@ -99,6 +102,18 @@ _EXPLANATIONS: dict[FailureReason, str] = {
     FailureReason.CREDENTIAL_MISMATCH: (
         "A device rejected the SMSO credential supplied in the migration data."
     ),
+    FailureReason.HAN_FAILURE: (
+        "The communications hub could not reach a device over the home area network; where "
+        "only the gas side fails this way, the electricity side is migrated alone (GT01)."
+    ),
+    FailureReason.OPERATION_NOT_SUPPORTED: (
+        "A device's model does not support an operation migration needs; the model's "
+        "variations to Equivalent Steps must be reviewed."
+    ),
+    FailureReason.FIRMWARE_UPGRADE_FAILED: (
+        "A dormant installation's devices could not be upgraded to eligible firmware; the "
+        "upgrade will be retried."
+    ),
     FailureReason.COMMISSIONING_FAILED: (
         "DCC's credentials could not be installed on every device; the installation will be "
         "retried from where it stopped."
@@ -128,9 +143,14 @@ _STAGES: dict[FailureReason, Stage] = {
     FailureReason.DEVICE_MISMATCH: Stage.DEVICE_TESTING,
     FailureReason.FIRMWARE_MISMATCH: Stage.DEVICE_TESTING,
     FailureReason.CREDENTIAL_MISMATCH: Stage.DEVICE_TESTING,
+    FailureReason.HAN_FAILURE: Stage.DEVICE_TESTING,
+    FailureReason.OPERATION_NOT_SUPPORTED: Stage.DEVICE_TESTING,
+    FailureReason.FIRMWARE_UPGRADE_FAILED: Stage.DEVICE_TESTING,
     FailureReason.COMMISSIONING_FAILED: Stage.COMMISSIONING,
     FailureReason.TOO_MANY_ATTEMPTS: Stage.DEVICE_TESTING,
 }
 
-# Outcome label of a successful migration, alongside the reason codes in summaries.
+# Outcome labels of a successful migration, alongside the reason codes in summaries.
 COMMISSIONED_OUTCOME = "commissioned"
+# GT01: the gas side failed on HAN errors only, so the electricity side was migrated alone.
+ELECTRICITY_ONLY_OUTCOME = "commissioned_electricity_only"

@@ -7,7 +7,11 @@ from datetime import datetime
 from enum import StrEnum
 
 from s1adopt.domain.errors import IllegalTransition
-from s1adopt.domain.failures import COMMISSIONED_OUTCOME, FailureReason
+from s1adopt.domain.failures import (
+    COMMISSIONED_OUTCOME,
+    ELECTRICITY_ONLY_OUTCOME,
+    FailureReason,
+)
 
 MAX_FAILED_ATTEMPTS = 5  # TMAD: five or more failed migration attempts exclude an installation
 
@@ -74,6 +78,7 @@ class Installation:
     attempts: int = 0
     failure_reason: FailureReason | None = None
     failure_detail: str = ""
+    electricity_only: bool = False  # GT01: the gas side is left out of this migration
     history: list[StateChange] = field(default_factory=list)
 
     @classmethod
@@ -104,10 +109,26 @@ class Installation:
     def outcome(self) -> str | None:
         """``commissioned``, the failure reason code, or None while work remains."""
         if self.state is MigrationState.COMMISSIONED:
-            return COMMISSIONED_OUTCOME
+            return ELECTRICITY_ONLY_OUTCOME if self.electricity_only else COMMISSIONED_OUTCOME
         if self.state in (MigrationState.FAILED, MigrationState.EXCLUDED):
             return str(self.failure_reason)
         return None
+
+    def leave_out_gas(self, detail: str, at: datetime) -> None:
+        """GT01: only the gas side failed, on HAN errors; migrate the electricity side alone.
+
+        Allowed only during Device Testing (state VALIDATED); recorded in the history.
+        """
+        if self.state is not MigrationState.VALIDATED:
+            raise IllegalTransition(
+                f"installation {self.reference}: the gas side can be left out only in testing"
+            )
+        self.electricity_only = True
+        self.history.append(
+            StateChange(
+                self.state, at, FailureReason.HAN_FAILURE, f"GT01, gas side left out: {detail}"
+            )
+        )
 
     def pass_device_testing(self, at: datetime) -> None:
         """Every device answered and matched the migration data."""

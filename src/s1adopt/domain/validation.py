@@ -8,7 +8,9 @@ Rules, checked in this order, the first that fails giving the reason code:
    device, exactly one CHF, at least one meter, an ESME only with an MPAN and a GSME only with
    an MPRN (and the other way round), a GSME only with a GPF, each association naming a device
    of the same installation of the right type, no device listed twice;
-4. each device is an eligible product (PRODUCT_NOT_ELIGIBLE);
+4. each device is an eligible product (PRODUCT_NOT_ELIGIBLE); in a Dormant or Mixed
+   installation a device whose model is eligible with another firmware is accepted, to be
+   upgraded to that firmware before Device Testing (``ValidDevice.upgrade_to``);
 5. every device that needs a credential has one (MISSING_CREDENTIALS);
 6. no device belongs to another installation already (DUPLICATE_DEVICE), and no meter point
    either (DUPLICATE_METER_POINT); the caller answers both with ``claimed_elsewhere``, which is
@@ -18,7 +20,7 @@ Rules, checked in this order, the first that fails giving the reason code:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from s1adopt.domain.devices import DeviceType
 from s1adopt.domain.eligibility import EligibleProducts
@@ -27,6 +29,7 @@ from s1adopt.domain.failures import FailureReason
 from s1adopt.domain.identities import Eui64, Mpan, Mprn
 from s1adopt.domain.records import DeviceRecord, InstallationRecord
 
+_UPGRADABLE_TYPES = frozenset({"Dormant", "Mixed"})
 _TYPES: dict[str, DeviceType] = {kind.value: kind for kind in DeviceType}
 _ASSOCIATION_TARGET: dict[DeviceType, DeviceType] = {
     DeviceType.ESME: DeviceType.CHF,
@@ -46,6 +49,7 @@ class ValidDevice:
     device_type: DeviceType
     record: DeviceRecord
     associated_with: Eui64 | None
+    upgrade_to: str | None = None  # firmware the device must be upgraded to (dormant only)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,11 +97,20 @@ def validate_installation(
     devices, problem = _check_consistency(record, ids, mpan, mprn)
     if problem:
         return _fail(FailureReason.INCONSISTENT_INSTALLATION, problem)
-    for dev in devices:
+    may_upgrade = record.installation_type in _UPGRADABLE_TYPES
+    for index, dev in enumerate(devices):
         rec = dev.record
         if not eligible.is_eligible(
             dev.device_type, rec.manufacturer, rec.model, rec.firmware_version
         ):
+            target = (
+                eligible.upgrade_target(dev.device_type, rec.manufacturer, rec.model)
+                if may_upgrade
+                else None
+            )
+            if target is not None:
+                devices[index] = replace(dev, upgrade_to=target)
+                continue
             return _fail(
                 FailureReason.PRODUCT_NOT_ELIGIBLE,
                 f"{dev.device_type} {dev.device_id}: {rec.manufacturer} {rec.model} "

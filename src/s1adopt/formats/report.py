@@ -10,7 +10,11 @@ import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from s1adopt.domain.failures import COMMISSIONED_OUTCOME, FailureReason
+from s1adopt.domain.failures import (
+    COMMISSIONED_OUTCOME,
+    ELECTRICITY_ONLY_OUTCOME,
+    FailureReason,
+)
 
 REPORT_COLUMNS = ("installation", "mpan", "mprn", "outcome", "attempts", "explanation", "detail")
 
@@ -19,6 +23,11 @@ def explain(outcome: str) -> str:
     """The human explanation of an outcome label."""
     if outcome == COMMISSIONED_OUTCOME:
         return "Adopted: every device Commissioned and the meter points Enrolled."
+    if outcome == ELECTRICITY_ONLY_OUTCOME:
+        return (
+            "GT01: the gas side failed on HAN errors only; the electricity side was adopted "
+            "alone and the gas devices stay Pending with the SMSO."
+        )
     try:
         return FailureReason(outcome).explanation
     except ValueError:

@@ -210,6 +210,7 @@ def _to_new_installation(
                 status_since=now,
                 credential_holder=holder,
                 history=[StatusChange(SmiStatus.PENDING, now, "migration data received")],
+                firmware_target=valid.upgrade_to,
             )
         )
     inst = Installation.validated(record.reference, batch_id, kind, now)

@@ -9,6 +9,11 @@ Rules:
   committed (state COMMISSIONING, devices REPLACING). On resume, a device that refuses the SMSO
   credential is probed with the stored new one: if it answers, the replacement already happened
   and is not repeated, so each device's credential is replaced at most once.
+- Dormant devices (with a firmware target) are upgraded through the head end with the SMSO
+  credential before they are tested; a device already running the target is not upgraded again.
+- GT01: when the only failures of a dual-fuel installation are HAN failures of its gas devices
+  (GSME, GPF), the electricity side is migrated alone; the gas devices keep the SMSO's
+  credentials and stay Pending, and the MPRN is not enrolled.
 - Device traffic is asynchronous. Up to ``chunks_in_flight`` chunks are worked on at once, each
   a disjoint set of installations, so one chunk's database work overlaps other chunks' device
   traffic; database calls themselves run one at a time on the event loop's thread.
@@ -20,17 +25,21 @@ import asyncio
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 
-from s1adopt.domain.devices import CredentialHolder, Device, SmiStatus
+from s1adopt.domain.devices import CredentialHolder, Device, DeviceType, SmiStatus
 from s1adopt.domain.errors import (
     CredentialError,
     DeviceAuthenticationFailed,
     DeviceUnreachable,
+    HanFailure,
     HeadEndError,
     HeadEndUnavailable,
+    OperationNotSupported,
 )
 from s1adopt.domain.failures import FailureReason
 from s1adopt.domain.installation import MigrationState
+from s1adopt.domain.operations import DeviceOperation
 from s1adopt.domain.secrets import Secret
+from s1adopt.formats.firmware import firmware_image_hash
 from s1adopt.services.intake import SMSO_CREDENTIAL
 from s1adopt.services.ports import (
     Clock,
@@ -45,6 +54,7 @@ from s1adopt.services.ports import (
 
 DCC_PENDING = "dcc-pending"
 DCC_CREDENTIAL = "dcc"
+GAS_SIDE = frozenset({DeviceType.GSME, DeviceType.GPF})
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,9 +68,9 @@ class PipelineSettings:
 class Failure(Exception):
     """An installation-level failure found while working on it (internal to this module)."""
 
-    def __init__(self, reason: FailureReason, detail: str) -> None:
+    def __init__(self, reason: FailureReason, detail: str, device: Device | None = None) -> None:
         super().__init__(detail)
-        self.reason, self.detail = reason, detail
+        self.reason, self.detail, self.device = reason, detail, device
 
 
 class MigrationPipeline:
@@ -176,21 +186,38 @@ class MigrationPipeline:
             raise Failure(FailureReason.COMMISSIONING_FAILED, str(exc)) from exc
 
     async def _test(self, unit: MigrationUnit) -> None:
+        """Upgrade dormant devices, then read every device; apply GT01 where it holds."""
         headend = self._headend(unit)
         devices = [d for d in unit.devices if d.credential_holder is CredentialHolder.SMSO]
         outcomes = await asyncio.gather(
             *(self._capture(self._test_device(headend, unit, d)) for d in devices)
         )
-        for failure in outcomes:
-            if failure is not None:
-                raise failure
+        failures = [f for f in outcomes if f is not None]
+        if not failures:
+            return
+        if self._only_gas_han_failures(unit, failures):
+            unit.installation.leave_out_gas(failures[0].detail, self._clock.now())
+            return
+        raise failures[0]
+
+    @staticmethod
+    def _only_gas_han_failures(unit: MigrationUnit, failures: list[Failure]) -> bool:
+        has_electricity = any(d.device_type is DeviceType.ESME for d in unit.devices)
+        return has_electricity and all(
+            f.reason is FailureReason.HAN_FAILURE
+            and f.device is not None
+            and f.device.device_type in GAS_SIDE
+            for f in failures
+        )
 
     async def _test_device(self, headend: HeadEnd, unit: MigrationUnit, device: Device) -> None:
         secret = self._credential(unit, device, SMSO_CREDENTIAL)
+        if device.firmware_target is not None:
+            await self._upgrade(headend, device, secret)
         try:
             reported = await headend.read_identity(device.device_id, secret)
         except HeadEndError as exc:
-            raise _failure_for(exc, FailureReason.HEAD_END_UNAVAILABLE) from exc
+            raise _failure_for(exc, FailureReason.HEAD_END_UNAVAILABLE, device) from exc
         mismatch = reported.mismatch_with(device)
         if mismatch is not None:
             kind, detail = mismatch
@@ -199,11 +226,46 @@ class MigrationPipeline:
                 if kind == "firmware"
                 else FailureReason.DEVICE_MISMATCH
             )
-            raise Failure(reason, detail)
+            raise Failure(reason, detail, device)
+
+    async def _upgrade(self, headend: HeadEnd, device: Device, secret: Secret) -> None:
+        """Bring a dormant device to its target firmware (skipped if it already runs it)."""
+        target = device.firmware_target
+        assert target is not None
+        try:
+            reported = await headend.read_identity(device.device_id, secret)
+            upgraded = reported.firmware_version == target
+        except DeviceUnreachable:
+            upgraded = False  # a dormant device answers only firmware operations
+        except HeadEndError as exc:
+            raise _failure_for(exc, FailureReason.FIRMWARE_UPGRADE_FAILED, device) from exc
+        if not upgraded:
+            image = firmware_image_hash(device.manufacturer, device.model, target)
+            try:
+                await headend.execute(
+                    device.device_id,
+                    secret,
+                    DeviceOperation.UPDATE_FIRMWARE,
+                    {"version": target, "imageHash": image},
+                )
+                await headend.execute(
+                    device.device_id,
+                    secret,
+                    DeviceOperation.ACTIVATE_FIRMWARE,
+                    {"version": target},
+                )
+            except HeadEndError as exc:
+                raise _failure_for(exc, FailureReason.FIRMWARE_UPGRADE_FAILED, device) from exc
+        device.firmware_version, device.firmware_target = target, None
+
+    @staticmethod
+    def _in_scope(unit: MigrationUnit, device: Device) -> bool:
+        """Whether this migration commissions the device (not the gas side under GT01)."""
+        return not (unit.installation.electricity_only and device.device_type in GAS_SIDE)
 
     def _prepare_commissioning(self, unit: MigrationUnit) -> None:
         for device in unit.devices:
-            if device.credential_holder is CredentialHolder.SMSO:
+            if device.credential_holder is CredentialHolder.SMSO and self._in_scope(unit, device):
                 new = self._vault.new_credential()
                 key = (device.device_id, DCC_PENDING)
                 sealed = self._vault.seal(device.device_id, DCC_PENDING, new)
@@ -250,6 +312,8 @@ class MigrationPipeline:
     def _complete(self, unit: MigrationUnit) -> None:
         now = self._clock.now()
         for device in unit.devices:
+            if not self._in_scope(unit, device):
+                continue
             key_pending = (device.device_id, DCC_PENDING)
             if key_pending in unit.credentials:
                 unit.store_credentials[(device.device_id, DCC_CREDENTIAL)] = unit.credentials[
@@ -268,12 +332,20 @@ class MigrationPipeline:
         unit.next_step = None
 
 
-def _failure_for(exc: HeadEndError, otherwise: FailureReason) -> Failure:
-    """The Device Testing failure a head-end error stands for."""
-    if isinstance(exc, DeviceUnreachable):
-        return Failure(FailureReason.DEVICE_NO_RESPONSE, str(exc))
-    if isinstance(exc, DeviceAuthenticationFailed):
-        return Failure(FailureReason.CREDENTIAL_MISMATCH, str(exc))
-    if isinstance(exc, HeadEndUnavailable):
-        return Failure(FailureReason.HEAD_END_UNAVAILABLE, str(exc))
-    return Failure(otherwise, str(exc))
+_FAILURE_FOR: tuple[tuple[type[HeadEndError], FailureReason], ...] = (
+    (DeviceUnreachable, FailureReason.DEVICE_NO_RESPONSE),
+    (DeviceAuthenticationFailed, FailureReason.CREDENTIAL_MISMATCH),
+    (HeadEndUnavailable, FailureReason.HEAD_END_UNAVAILABLE),
+    (HanFailure, FailureReason.HAN_FAILURE),
+    (OperationNotSupported, FailureReason.OPERATION_NOT_SUPPORTED),
+)
+
+
+def _failure_for(
+    exc: HeadEndError, otherwise: FailureReason, device: Device | None = None
+) -> Failure:
+    """The failure a head-end error stands for; ``otherwise`` for the rest."""
+    for kind, reason in _FAILURE_FOR:
+        if isinstance(exc, kind):
+            return Failure(reason, str(exc), device)
+    return Failure(otherwise, str(exc), device)

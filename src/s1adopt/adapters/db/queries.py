@@ -10,7 +10,7 @@ from sqlalchemy import Connection, Engine, func, select
 from s1adopt.adapters.db import tables as t
 from s1adopt.adapters.db.repository import aware
 from s1adopt.domain.errors import InvalidIdentity
-from s1adopt.domain.failures import COMMISSIONED_OUTCOME
+from s1adopt.domain.failures import COMMISSIONED_OUTCOME, ELECTRICITY_ONLY_OUTCOME
 from s1adopt.domain.identities import Eui64
 from s1adopt.services.queries import (
     DeviceView,
@@ -21,9 +21,9 @@ from s1adopt.services.queries import (
 )
 
 
-def _outcome(state: str, reason: str | None) -> str | None:
+def _outcome(state: str, reason: str | None, electricity_only: bool = False) -> str | None:
     if state == "commissioned":
-        return COMMISSIONED_OUTCOME
+        return ELECTRICITY_ONLY_OUTCOME if electricity_only else COMMISSIONED_OUTCOME
     if state in ("failed", "excluded"):
         return reason or state
     return None
@@ -39,16 +39,16 @@ class SqlMigrationQueries:
         """Counts per outcome over the batches' installations."""
         inst = t.installation
         stmt = (
-            select(inst.c.state, inst.c.failure_reason, func.count())
+            select(inst.c.state, inst.c.failure_reason, inst.c.electricity_only, func.count())
             .where(inst.c.batch_id.in_(list(batch_ids)))
-            .group_by(inst.c.state, inst.c.failure_reason)
+            .group_by(inst.c.state, inst.c.failure_reason, inst.c.electricity_only)
         )
         counts: Counter[str] = Counter()
         total = unfinished = 0
         with self._engine.connect() as conn:
-            for state, reason, n in conn.execute(stmt):
+            for state, reason, electricity_only, n in conn.execute(stmt):
                 total += n
-                label = _outcome(state, reason)
+                label = _outcome(state, reason, bool(electricity_only))
                 if label is None:
                     unfinished += n
                 else:
@@ -65,6 +65,7 @@ class SqlMigrationQueries:
                 inst.c.mprn,
                 inst.c.state,
                 inst.c.failure_reason,
+                inst.c.electricity_only,
                 inst.c.attempts,
                 inst.c.failure_detail,
             )
@@ -78,7 +79,8 @@ class SqlMigrationQueries:
                     row.mpan,
                     row.mprn,
                     row.state,
-                    _outcome(row.state, row.failure_reason) or "in progress",
+                    _outcome(row.state, row.failure_reason, bool(row.electricity_only))
+                    or "in progress",
                     row.attempts,
                     row.failure_detail,
                 )
@@ -170,7 +172,7 @@ class SqlMigrationQueries:
             row.smso,
             row.installation_type,
             row.state,
-            _outcome(row.state, row.failure_reason),
+            _outcome(row.state, row.failure_reason, bool(row.electricity_only)),
             row.attempts,
             points,
             devices,

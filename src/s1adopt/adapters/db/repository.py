@@ -215,6 +215,7 @@ class SqlMigrationRepository:
                 attempts=row.attempts,
                 failure_reason=FailureReason(row.failure_reason) if row.failure_reason else None,
                 failure_detail=row.failure_detail,
+                electricity_only=bool(row.electricity_only),
             )
             devices = by_inst[row.id]
             for dev in devices:
@@ -243,6 +244,7 @@ class SqlMigrationRepository:
         creds_drop: list[tuple[str, str]] = []
         audit: list[dict[str, Any]] = []
         enrol: list[int] = []
+        enrol_mpan_only: list[int] = []
         done: list[int] = []
         steps: list[dict[str, Any]] = []
         for unit in units:
@@ -254,6 +256,7 @@ class SqlMigrationRepository:
                     "attempts": inst.attempts,
                     "failure_reason": inst.failure_reason,
                     "failure_detail": inst.failure_detail,
+                    "electricity_only": inst.electricity_only,
                     "updated_at": at,
                 }
             )
@@ -265,6 +268,8 @@ class SqlMigrationRepository:
                         "smi_status": str(dev.status),
                         "status_since": dev.status_since,
                         "credential_holder": str(dev.credential_holder),
+                        "firmware_version": dev.firmware_version,
+                        "firmware_target": dev.firmware_target,
                     }
                 )
                 statuses.extend(_status_rows(dev))
@@ -290,7 +295,10 @@ class SqlMigrationRepository:
                 for d, e in unit.audit
             )
             if unit.enrol_meter_points:
-                enrol.append(unit.installation_id)
+                if unit.installation.electricity_only:
+                    enrol_mpan_only.append(unit.installation_id)
+                else:
+                    enrol.append(unit.installation_id)
             if unit.next_step is None:
                 done.append(unit.installation_id)
             else:
@@ -317,6 +325,12 @@ class SqlMigrationRepository:
             self._c.execute(
                 update(t.meter_point)
                 .where(t.meter_point.c.installation_id.in_(part))
+                .values(service_flag="Enrolled", flag_since=at)
+            )
+        for part in _chunked(enrol_mpan_only):  # GT01: the MPRN stays outside the service
+            self._c.execute(
+                update(t.meter_point)
+                .where(t.meter_point.c.installation_id.in_(part), t.meter_point.c.kind == "MPAN")
                 .values(service_flag="Enrolled", flag_since=at)
             )
         for part in _chunked(done):
@@ -369,6 +383,7 @@ def _device_row(inst_id: int, dev: Device) -> dict[str, Any]:
         "manufacturer": dev.manufacturer,
         "model": dev.model,
         "firmware_version": dev.firmware_version,
+        "firmware_target": dev.firmware_target,
         "associated_with": dev.associated_with.value if dev.associated_with else None,
         "mpxn": dev.mpxn,
         "smi_status": str(dev.status),
@@ -384,6 +399,7 @@ def _device_from_row(row: Any, installation_ref: str) -> Device:
         manufacturer=row.manufacturer,
         model=row.model,
         firmware_version=row.firmware_version,
+        firmware_target=row.firmware_target,
         installation_ref=installation_ref,
         associated_with=Eui64(row.associated_with) if row.associated_with else None,
         mpxn=row.mpxn,

@@ -7,6 +7,7 @@ them, and ``credential_audit`` records events without any secret.
 from __future__ import annotations
 
 from sqlalchemy import (
+    Boolean,
     Column,
     DateTime,
     ForeignKey,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData(
@@ -61,6 +63,7 @@ installation = Table(
     Column("attempts", Integer, nullable=False),
     Column("failure_reason", String(40)),
     Column("failure_detail", Text, nullable=False),
+    Column("electricity_only", Boolean, nullable=False, server_default=false()),
     Column("updated_at", TZ, nullable=False),
     UniqueConstraint("batch_id", "reference"),
 )
@@ -85,6 +88,7 @@ device = Table(
     Column("manufacturer", String(64), nullable=False),
     Column("model", String(64), nullable=False),
     Column("firmware_version", String(64)),
+    Column("firmware_target", String(64)),
     Column("associated_with", EUI),
     Column("mpxn", String(24), index=True),
     Column("smi_status", String(32), nullable=False),
