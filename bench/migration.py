@@ -22,7 +22,7 @@ def main(workdir: Path, installations: int, database_url: str | None) -> None:
     from s1adopt.bootstrap import Application
     from s1adopt.config import Settings
     from s1adopt.emulators.fleet import generate_fleet
-    from s1adopt.entrypoints.cli import run_migration
+    from s1adopt.entrypoints.migration_run import run_migration
 
     print(f"machine: {describe()}")
     run_dir = workdir / f"migration-{installations}"

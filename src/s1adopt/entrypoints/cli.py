@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -22,10 +21,9 @@ from s1adopt.domain.errors import (
 )
 from s1adopt.entrypoints import demo as demo_module
 from s1adopt.entrypoints.emulator_cli import emulator_app
+from s1adopt.entrypoints.migration_run import run_migration, summary_table
 from s1adopt.entrypoints.progress import RichProgress
-from s1adopt.services.intake import take_in_migration_file
-from s1adopt.services.migrate import MigrationRun, migrate_batches, take_in_all
-from s1adopt.services.queries import InstallationView, OutcomeSummary
+from s1adopt.services.queries import InstallationView
 
 app = typer.Typer(
     name="s1adopt",
@@ -76,55 +74,6 @@ def _settings(db: str | None) -> Settings:
     if db:
         settings = settings.model_copy(update={"database_url": db})
     return settings
-
-
-def summary_table(summary: OutcomeSummary, title: str) -> Table:
-    """Outcome counts as a table."""
-    table = Table(title=title)
-    table.add_column("outcome")
-    table.add_column("installations", justify="right")
-    table.add_column("share", justify="right")
-    for label, count in sorted(summary.outcomes.items(), key=lambda kv: (-kv[1], kv[0])):
-        share = f"{100 * count / summary.total:.1f}%" if summary.total else "-"
-        table.add_row(label, f"{count:,}", share)
-    if summary.unfinished:
-        table.add_row("(unfinished)", f"{summary.unfinished:,}", "")
-    table.add_row("[bold]total", f"[bold]{summary.total:,}", "")
-    return table
-
-
-def run_migration(
-    application: Application, files: list[Path], headend: str | None, show_progress: bool
-) -> MigrationRun:
-    """Take in ``files`` and migrate their installations through the head ends at ``headend``."""
-    run = MigrationRun()
-    keyring, eligible = application.keyring, application.eligible_products
-    settings = application.settings
-    with RichProgress(show_progress) as progress:
-
-        def intake(path: Path) -> Any:
-            return take_in_migration_file(
-                path,
-                application.unit_of_work,
-                eligible,
-                keyring.unsealer(),
-                keyring.vault(),
-                application.clock,
-                settings.max_migration_file_bytes,
-                progress,
-            )
-
-        take_in_all(files, intake, run)
-
-        async def work() -> MigrationRun:
-            async with application.headend_directory(headend) as directory:
-                pipeline = application.pipeline(directory)
-                return await migrate_batches(
-                    run, pipeline, application.queries, settings.report_dir, progress
-                )
-
-        asyncio.run(work())
-    return run
 
 
 @app.command()

@@ -16,6 +16,7 @@ from s1adopt.bootstrap import Application
 from s1adopt.config import Settings
 from s1adopt.domain.errors import ConfigurationError
 from s1adopt.entrypoints.emulator_cli import fetch_stats
+from s1adopt.entrypoints.migration_run import run_migration, summary_table
 
 MARKER = ".s1adopt-demo"
 
@@ -49,7 +50,6 @@ def _start_emulator(fleet_dir: Path, log: Path) -> tuple[subprocess.Popen[str], 
 def run_demo(workdir: Path, installations: int, seed: int, fault_rate: float, out: Console) -> int:
     """Run the demo; return 0 when every outcome equals expected.json, 1 otherwise."""
     from s1adopt.emulators.fleet import generate_fleet
-    from s1adopt.entrypoints.cli import run_migration, summary_table
 
     _fresh_workdir(workdir)
     settings = Settings(
