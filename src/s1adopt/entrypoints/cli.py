@@ -21,7 +21,7 @@ from s1adopt.domain.errors import (
 )
 from s1adopt.entrypoints import demo as demo_module
 from s1adopt.entrypoints.emulator_cli import emulator_app
-from s1adopt.entrypoints.migration_run import run_migration, summary_table
+from s1adopt.entrypoints.migration_run import cohort_table, run_migration, summary_table
 from s1adopt.entrypoints.progress import RichProgress
 from s1adopt.services.queries import InstallationView
 
@@ -102,6 +102,9 @@ def migrate(
                     "total": run.summary.total,
                     "outcomes": run.summary.outcomes,
                     "unfinished": run.summary.unfinished,
+                    "cohorts": application.queries.outcomes_by_cohort(
+                        [b.batch_id for b in run.batches]
+                    ),
                     "batches": [
                         {
                             "batch": b.batch_id,
@@ -120,6 +123,9 @@ def migrate(
         for _path, message in run.rejected:
             err.print(f"[red]rejected:[/red] {message}")
         out.print(summary_table(run.summary, "Migration outcomes"))
+        cohorts = application.queries.outcomes_by_cohort([b.batch_id for b in run.batches])
+        if len(cohorts) > 1:
+            out.print(cohort_table(cohorts))
         for report in run.reports:
             out.print(f"report: {report}")
     if run.rejected:

@@ -16,7 +16,7 @@ from s1adopt.bootstrap import Application
 from s1adopt.config import Settings
 from s1adopt.domain.errors import ConfigurationError
 from s1adopt.entrypoints.emulator_cli import fetch_stats
-from s1adopt.entrypoints.migration_run import run_migration, summary_table
+from s1adopt.entrypoints.migration_run import cohort_table, run_migration, summary_table
 
 MARKER = ".s1adopt-demo"
 
@@ -85,6 +85,9 @@ def run_demo(workdir: Path, installations: int, seed: int, fault_rate: float, ou
             f"{run.summary.total / elapsed:,.0f} installations/s)",
         )
     )
+    cohorts = application.queries.outcomes_by_cohort([b.batch_id for b in run.batches])
+    if len(cohorts) > 1:
+        out.print(cohort_table(cohorts))
     replaced = stats["totals"].get("credential_replacements", 0)
     twice = [
         d for d, c in stats.get("devices", {}).items() if c.get("credential_replacements", 0) > 1

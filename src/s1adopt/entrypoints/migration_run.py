@@ -29,6 +29,20 @@ def summary_table(summary: OutcomeSummary, title: str) -> Table:
     return table
 
 
+def cohort_table(by_cohort: dict[str, dict[str, int]]) -> Table:
+    """Outcome counts with a column per cohort."""
+    cohorts = sorted(by_cohort)
+    labels = sorted({label for counts in by_cohort.values() for label in counts})
+    table = Table(title="Outcomes by cohort")
+    table.add_column("outcome")
+    for cohort in cohorts:
+        table.add_column(cohort, justify="right")
+    for label in labels:
+        table.add_row(label, *(f"{by_cohort[c].get(label, 0):,}" for c in cohorts))
+    table.add_row("[bold]total", *(f"[bold]{sum(by_cohort[c].values()):,}" for c in cohorts))
+    return table
+
+
 def run_migration(
     application: Application, files: list[Path], headend: str | None, show_progress: bool
 ) -> MigrationRun:

@@ -78,6 +78,10 @@ class MigrationQueries(Protocol):
 
     def outcome_summary(self, batch_ids: Sequence[int]) -> OutcomeSummary: ...
 
+    def outcomes_by_cohort(self, batch_ids: Sequence[int]) -> dict[str, dict[str, int]]:
+        """Outcome counts per cohort (unfinished installations counted as ``in progress``)."""
+        ...
+
     def installation_outcomes(self, batch_id: int) -> Iterator[InstallationOutcome]: ...
 
     def find_installation(self, identifier: str) -> InstallationView | None:

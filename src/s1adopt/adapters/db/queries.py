@@ -55,6 +55,27 @@ class SqlMigrationQueries:
                     counts[label] += n
         return OutcomeSummary(total, dict(sorted(counts.items())), unfinished)
 
+    def outcomes_by_cohort(self, batch_ids: Sequence[int]) -> dict[str, dict[str, int]]:
+        """Outcome counts per cohort over the batches' installations."""
+        inst = t.installation
+        stmt = (
+            select(
+                inst.c.cohort,
+                inst.c.state,
+                inst.c.failure_reason,
+                inst.c.electricity_only,
+                func.count(),
+            )
+            .where(inst.c.batch_id.in_(list(batch_ids)))
+            .group_by(inst.c.cohort, inst.c.state, inst.c.failure_reason, inst.c.electricity_only)
+        )
+        result: dict[str, Counter[str]] = {}
+        with self._engine.connect() as conn:
+            for cohort, state, reason, electricity_only, n in conn.execute(stmt):
+                label = _outcome(state, reason, bool(electricity_only)) or "in progress"
+                result.setdefault(cohort, Counter())[label] += n
+        return {cohort: dict(sorted(c.items())) for cohort, c in sorted(result.items())}
+
     def installation_outcomes(self, batch_id: int) -> Iterator[InstallationOutcome]:
         """Every installation of a batch in reference order, streamed."""
         inst = t.installation
