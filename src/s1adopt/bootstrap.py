@@ -14,7 +14,7 @@ from s1adopt.adapters.db.engine import make_engine, upgrade_schema
 from s1adopt.adapters.db.queries import SqlMigrationQueries
 from s1adopt.adapters.db.uow import SqlUnitOfWork
 from s1adopt.adapters.headend.directory import HeadEndDirectory
-from s1adopt.adapters.headend.json_http import RetryPolicy
+from s1adopt.adapters.headend.policy import RetryPolicy
 from s1adopt.adapters.keys.vault import Keyring
 from s1adopt.config import Settings
 from s1adopt.domain.eligibility import EligibleProducts

@@ -1,7 +1,10 @@
 """``expected.json`` of a generated fleet: the outcome the service must reach per installation.
 
-Format: ``{"seed", "fault_rate", "total", "outcomes": {outcome: count} (only outcomes that
-occur), "installations": {reference: outcome}}``, written as the fleet streams out.
+Format: ``{"seed", "fault_rate", "dormant_rate", "total", "cohorts": {cohort: count},
+"outcomes": {outcome: count} (only outcomes that occur), "installations": {reference:
+outcome}}``, written as the fleet streams out. Dormant installations must end
+``commissioned`` (after their firmware upgrade); a ``han_failure`` installation
+``commissioned_electricity_only`` (GT01).
 """
 
 from __future__ import annotations
@@ -10,14 +13,14 @@ import json
 from typing import TextIO
 
 from s1adopt.domain.failures import COMMISSIONED_OUTCOME
-from s1adopt.emulators.faults import FAULT_KINDS, HEALTHY
+from s1adopt.emulators.faults import DORMANT, FAULT_KINDS, HEALTHY
 
 EXPECTED_NAME = "expected.json"
 
 
 def outcome_counts(plan: bytearray) -> dict[str, int]:
     """Per outcome, how many installations of a fault plan must end with it (non-zero only)."""
-    counts = {COMMISSIONED_OUTCOME: plan.count(HEALTHY)}
+    counts = {COMMISSIONED_OUTCOME: plan.count(HEALTHY) + plan.count(DORMANT)}
     for kind in FAULT_KINDS:
         counts[kind.outcome] = counts.get(kind.outcome, 0) + plan.count(kind.code)
     return {outcome: count for outcome, count in counts.items() if count}
@@ -27,14 +30,24 @@ class ExpectedWriter:
     """Writes ``expected.json`` one installation at a time."""
 
     def __init__(
-        self, out: TextIO, seed: int, fault_rate: float, total: int, outcomes: dict[str, int]
+        self,
+        out: TextIO,
+        *,
+        seed: int,
+        fault_rate: float,
+        dormant_rate: float,
+        total: int,
+        cohorts: dict[str, int],
+        outcomes: dict[str, int],
     ) -> None:
         self._out, self._first = out, True
         out.write(
             "{\n"
             f'  "seed": {json.dumps(seed)},\n'
             f'  "fault_rate": {json.dumps(fault_rate)},\n'
+            f'  "dormant_rate": {json.dumps(dormant_rate)},\n'
             f'  "total": {json.dumps(total)},\n'
+            f'  "cohorts": {json.dumps(cohorts)},\n'
             f'  "outcomes": {json.dumps(outcomes)},\n'
             '  "installations": {'
         )

@@ -1,13 +1,17 @@
 """Files of a generated fleet's emulated world: the manifest, device lists and journals.
 
 Layout under the fleet directory:
-- ``emulator/fleet.json``: ``{"version": 1, "seed", "smsos": [{"name", "eui", "cohort",
-  "protocol", "devices"}]}``;
+- ``emulator/fleet.json``: ``{"version": 2, "seed", "smsos": [{"name", "eui", "cohort",
+  "protocol", "sessionLimit", "devices"}]}``;
 - ``emulator/<name>.devices.jsonl``: one device per line, ``{"id" (16 hex digits), "type",
-  "manufacturer", "model", "firmware", "credential" (hex or null), "fault" (null or
-  "no_answer"), "registers": {"import_wh"} (meters only)}``: the devices' own memory;
-- ``emulator/<name>.journal.jsonl``: ``{"id", "credential"}`` per credential replacement, replayed
-  over the device list when an emulator starts.
+  "manufacturer", "model", "firmware", "credential" (hex or null), "fault" (null or a
+  ``world.faults`` kind, ``garbled_once`` included), "associated" (the CHF or GPF it hangs
+  off, or null), "mpxn", "payment" ("credit" or "prepayment"), "registers": {"import"}}``,
+  the last three for meters only (the import register at ``world.physics.EPOCH``, in Wh or
+  litres): the devices' own memory;
+- ``emulator/<name>.journal.jsonl``: ``{"id", "credential"}`` per credential replacement and
+  ``{"id", "firmware"}`` per firmware activation, replayed over the device list when an
+  emulator starts (see ``world.journal``).
 Rules: a manifest of another version, or naming a file outside its directory, is refused.
 """
 
@@ -18,11 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2
 EMULATOR_DIR = "emulator"
 MANIFEST_NAME = "fleet.json"
 MAX_MANIFEST_BYTES = 1024 * 1024
-NO_ANSWER = "no_answer"  # the one fault an emulated device itself carries: it never answers
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +36,7 @@ class SmsoEntry:
     eui: str
     cohort: str
     protocol: str
+    session_limit: int  # requests the head end carries at once; beyond it, BUSY
     devices: str  # file name of its device list, inside the emulator directory
 
 
@@ -55,7 +59,10 @@ class DeviceEntry:
     firmware: str | None
     credential: bytes | None
     fault: str | None
-    registers: dict[str, int]
+    associated: str | None = None
+    mpxn: str | None = None
+    payment: str | None = None
+    import_register: int | None = None
 
 
 def emulator_dir(fleet_dir: Path) -> Path:
@@ -84,6 +91,7 @@ def manifest_json(manifest: Manifest) -> str:
                 "eui": s.eui,
                 "cohort": s.cohort,
                 "protocol": s.protocol,
+                "sessionLimit": s.session_limit,
                 "devices": s.devices,
             }
             for s in manifest.smsos
@@ -100,13 +108,17 @@ def read_manifest(fleet_dir: Path) -> Manifest:
             raise ValueError(f"{path}: larger than {MAX_MANIFEST_BYTES} bytes")
         doc = json.loads(path.read_bytes())
         if doc.get("version") != MANIFEST_VERSION:
-            raise ValueError(f"{path}: version {doc.get('version')!r}, expected {MANIFEST_VERSION}")
+            raise ValueError(
+                f"{path}: version {doc.get('version')!r}, expected {MANIFEST_VERSION}; "
+                "generate the fleet again"
+            )
         smsos = tuple(
             SmsoEntry(
                 str(s["name"]),
                 str(s["eui"]),
                 str(s["cohort"]),
                 str(s["protocol"]),
+                _session_limit(s["sessionLimit"], path),
                 _plain_name(str(s["devices"]), path),
             )
             for s in doc["smsos"]
@@ -118,6 +130,12 @@ def read_manifest(fleet_dir: Path) -> Manifest:
         ) from exc
     except (KeyError, TypeError, AttributeError, json.JSONDecodeError) as exc:
         raise ValueError(f"{path}: not a fleet manifest ({exc})") from exc
+
+
+def _session_limit(value: object, manifest: Path) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 100_000:
+        raise ValueError(f"{manifest}: sessionLimit {value!r} must be 1 to 100000")
+    return value
 
 
 def _plain_name(name: str, manifest: Path) -> str:
@@ -136,11 +154,10 @@ def device_line(entry: DeviceEntry) -> str:
         "firmware": entry.firmware,
         "credential": None if entry.credential is None else entry.credential.hex(),
         "fault": entry.fault,
-        "registers": entry.registers,
+        "associated": entry.associated,
     }
+    if entry.mpxn is not None:
+        doc["mpxn"] = entry.mpxn
+        doc["payment"] = entry.payment
+        doc["registers"] = {"import": entry.import_register}
     return json.dumps(doc, separators=(",", ":")) + "\n"
-
-
-def journal_line(device_hex: str, credential: bytes) -> str:
-    """One line of a credential journal (with its newline)."""
-    return json.dumps({"id": device_hex, "credential": credential.hex()}) + "\n"

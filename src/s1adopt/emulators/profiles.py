@@ -1,14 +1,21 @@
 """The SMSOs of the emulated world: who they are, which cohort they serve, how they talk.
 
-A later issue adds the MOC and FOC head ends with their own protocols: each is one more
-``SmsoProfile`` in ``SMSO_PROFILES``.
+Rules: one SMSO per cohort, each with its own head end, wire protocol and session limit;
+a fleet is split between them by ``share`` (MOC about 32% of the SMETS1 population, FOC
+about 42%, IOC the rest), and every device an SMSO serves has its ``device_prefix`` as the
+upper 32 bits of its EUI-64.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from s1adopt.formats.headend_wire import PROTOCOL as S1_JSON_PROTOCOL
+from s1adopt.formats.wire import binary_v1, json_v2, xml_v1
+
+# The wire protocols of the emulated head ends.
+S1_JSON_PROTOCOL = json_v2.PROTOCOL
+S1_BINARY_PROTOCOL = binary_v1.PROTOCOL
+S1_XML_PROTOCOL = xml_v1.PROTOCOL
 
 RESPONSIBLE_SUPPLIER = "90-B3-D5-1F-30-01-00-00"
 SCHEMA_VERSION = "1.0"
@@ -32,6 +39,7 @@ class SmsoProfile:
     file_tag: str
     device_prefix: int
     share: float
+    session_limit: int
 
     def file_id(self, seed: int) -> str:
         """The FileID of this SMSO's migration file for a fleet made from ``seed``."""
@@ -45,10 +53,33 @@ SMSO_IOC = SmsoProfile(
     protocol=S1_JSON_PROTOCOL,
     file_tag="IOC",
     device_prefix=0x000D6F01,
-    share=1.0,
+    share=0.26,
+    session_limit=64,
 )
 
-SMSO_PROFILES: tuple[SmsoProfile, ...] = (SMSO_IOC,)
+SMSO_MOC = SmsoProfile(
+    name="smso-moc",
+    eui="90-B3-D5-1F-30-10-00-02",
+    cohort="MOC",
+    protocol=S1_BINARY_PROTOCOL,
+    file_tag="MOC",
+    device_prefix=0x000D6F02,
+    share=0.32,
+    session_limit=32,
+)
+
+SMSO_FOC = SmsoProfile(
+    name="smso-foc",
+    eui="90-B3-D5-1F-30-10-00-03",
+    cohort="FOC",
+    protocol=S1_XML_PROTOCOL,
+    file_tag="FOC",
+    device_prefix=0x000D6F03,
+    share=0.42,
+    session_limit=48,
+)
+
+SMSO_PROFILES: tuple[SmsoProfile, ...] = (SMSO_IOC, SMSO_MOC, SMSO_FOC)
 
 
 def split_installations(total: int, profiles: tuple[SmsoProfile, ...]) -> list[int]:

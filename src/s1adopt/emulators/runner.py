@@ -1,12 +1,15 @@
-"""Running the emulated head ends and their control API on loopback.
+"""Running the emulated world: its head ends' protocol front ends and the control API.
 
 Rules:
 - The emulator serves loopback only: any other host is refused (``ValueError``).
-- Each SMSO is served by the head end of its protocol; an SMSO whose protocol has no emulated
-  head end is refused (``ValueError``) rather than served in another protocol.
-- Each SMSO's head end listens on an ephemeral port of the host; the control API on the port
-  the caller gives (0 for an ephemeral one). ``ready`` is called once everything listens.
-- On exit or cancellation every server is stopped and every journal closed.
+- Each head end of the world is served by the front end of its protocol
+  (``frontends.FRONTENDS``) on an ephemeral port of the host; a head end whose protocol has
+  no front end is refused (``ValueError``) rather than served in another protocol.
+- The control API listens on the port the caller gives (0 for an ephemeral one) and lists
+  every head end with its protocol, URL (``tcp://`` for the binary protocol) and session
+  limit. ``ready`` is called once everything listens.
+- On exit or cancellation every server is stopped, alert delivery ended and every journal
+  closed.
 """
 
 from __future__ import annotations
@@ -18,28 +21,21 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from aiohttp import web
-
 from s1adopt.emulators.control import HeadEndListing, control_app
-from s1adopt.emulators.headend import DEFAULT_NO_ANSWER_DELAY, HeadEndSettings, headend_app
-from s1adopt.emulators.state import EmulatorState, HeadEndState, load_emulator_state
-from s1adopt.formats.headend_wire import PROTOCOL as S1_JSON_PROTOCOL
-
-SHUTDOWN_TIMEOUT = 1.0  # seconds granted to requests in flight when the emulator stops
-
-# The head-end application for each wire protocol; later cohorts add theirs here.
-HEADEND_APPS: dict[str, Callable[[HeadEndState, HeadEndSettings], web.Application]] = {
-    S1_JSON_PROTOCOL: headend_app,
-}
+from s1adopt.emulators.frontends import FRONTENDS
+from s1adopt.emulators.frontends.http_common import http_url, serve_app
+from s1adopt.emulators.world.clock import Clock
+from s1adopt.emulators.world.core import DEFAULT_NO_ANSWER_DELAY, HeadEndSettings
+from s1adopt.emulators.world.loader import World, load_world
 
 
 @dataclass(frozen=True, slots=True)
 class RunningEmulator:
-    """A started emulator: its control URL, head ends and loaded state (for assertions)."""
+    """A started emulator: its control URL, head-end listings and world (for assertions)."""
 
     control_url: str
     headends: tuple[HeadEndListing, ...]
-    state: EmulatorState
+    world: World
 
 
 def loopback_host(host: str) -> str:
@@ -61,20 +57,6 @@ def loopback_host(host: str) -> str:
     return str(address)
 
 
-def _url(host: str, port: int) -> str:
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
-
-
-async def _serve(stack: AsyncExitStack, app: web.Application, host: str, port: int) -> int:
-    """Start ``app`` on ``host:port``; the port it listens on."""
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT)
-    await runner.setup()
-    stack.push_async_callback(runner.cleanup)
-    await web.TCPSite(runner, host, port).start()
-    address = runner.addresses[0]
-    return int(address[1])
-
-
 @asynccontextmanager
 async def running_emulator(
     fleet_dir: Path,
@@ -82,30 +64,33 @@ async def running_emulator(
     port: int = 0,
     *,
     no_answer_delay: float = DEFAULT_NO_ANSWER_DELAY,
+    settings: HeadEndSettings | None = None,
+    clock: Clock | None = None,
 ) -> AsyncIterator[RunningEmulator]:
-    """Load ``fleet_dir``'s emulated world and serve it until the block ends."""
+    """Load ``fleet_dir``'s emulated world and serve it until the block ends.
+
+    ``settings`` (default: ``no_answer_delay`` and the models' own delays) times the head
+    ends; ``clock`` is the world's time (default: real time).
+    """
     address = loopback_host(host)
-    state = await asyncio.to_thread(load_emulator_state, fleet_dir)
-    settings = HeadEndSettings(no_answer_delay=no_answer_delay)
+    settings = settings or HeadEndSettings(no_answer_delay=no_answer_delay)
+    world = await asyncio.to_thread(load_world, fleet_dir, clock, settings=settings)
     async with AsyncExitStack() as stack:
-        stack.callback(state.close)
+        stack.callback(world.close)
         listings: list[HeadEndListing] = []
-        for headend in state.headends:
-            make_app = HEADEND_APPS.get(headend.smso.protocol)
-            if make_app is None:
+        for headend in world.headends:
+            start = FRONTENDS.get(headend.protocol)
+            if start is None:
                 raise ValueError(
-                    f"SMSO {headend.smso.name} speaks {headend.smso.protocol!r}, which no "
-                    f"emulated head end speaks (known: {', '.join(sorted(HEADEND_APPS))})"
+                    f"head end {headend.name} speaks {headend.protocol!r}, which no emulated "
+                    f"front end speaks (known: {', '.join(sorted(FRONTENDS))})"
                 )
-            headend_port = await _serve(stack, make_app(headend, settings), address, 0)
-            smso = headend.smso
+            url = await start(headend, address, stack)
             listings.append(
-                HeadEndListing(
-                    smso.name, smso.eui, smso.cohort, smso.protocol, _url(address, headend_port)
-                )
+                HeadEndListing(headend.name, headend.smso, headend.cohort, headend.protocol, url)
             )
-        control_port = await _serve(stack, control_app(state, listings), address, port)
-        yield RunningEmulator(_url(address, control_port), tuple(listings), state)
+        control_port = await serve_app(stack, control_app(world, listings), address, port)
+        yield RunningEmulator(http_url(address, control_port), tuple(listings), world)
 
 
 async def serve_emulator(

@@ -1,25 +1,88 @@
-"""Finding the head ends: asks an emulator's (or SMSO gateway's) control address."""
+"""Finding the head ends: asks an emulator's (or SMSO gateway's) control address.
+
+Rules:
+- ``GET {control}/headends`` lists ``{name, smso, cohort, protocol, url, sessionLimit}`` per
+  head end; each gets the adapter of its protocol (``ADAPTERS``), limited to its
+  ``sessionLimit`` requests in progress;
+- a protocol without an adapter, a malformed listing or an unreachable control address is a
+  ``ConfigurationError`` that names it.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from types import TracebackType
+from typing import Any
 
 import aiohttp
 
-from s1adopt.adapters.headend.json_http import JsonHttpHeadEnd, RetryPolicy
+from s1adopt.adapters.headend.base import WireHeadEnd
+from s1adopt.adapters.headend.binary_tcp import BinaryTcpHeadEnd
+from s1adopt.adapters.headend.http_client import read_limited
+from s1adopt.adapters.headend.json_http import JsonHttpHeadEnd
+from s1adopt.adapters.headend.policy import RetryPolicy, Transient
+from s1adopt.adapters.headend.xml_http import XmlHttpHeadEnd
 from s1adopt.domain.errors import ConfigurationError, InvalidIdentity
 from s1adopt.domain.identities import Eui64
-from s1adopt.formats.headend_wire import PROTOCOL as JSON_PROTOCOL
+from s1adopt.formats.wire import binary_v1, json_v2, xml_v1
 from s1adopt.services.ports import HeadEnd
 
 MAX_DIRECTORY_BYTES = 1024 * 1024
 
 
+@dataclass(frozen=True, slots=True)
+class HeadEndEntry:
+    """One head end as the control address lists it."""
+
+    name: str
+    smso: Eui64
+    cohort: str
+    protocol: str
+    url: str
+    session_limit: int
+
+    @classmethod
+    def parse(cls, entry: dict[str, Any]) -> HeadEndEntry:
+        """An entry of the listing (``KeyError``, ``TypeError`` or ``ValueError`` if bad)."""
+        limit = entry["sessionLimit"]
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValueError(f"head end {entry['name']}: sessionLimit {limit!r}")
+        texts = [entry[k] for k in ("name", "cohort", "protocol", "url")]
+        if not all(isinstance(t, str) for t in texts):
+            raise TypeError("name, cohort, protocol and url must be strings")
+        name, cohort, protocol, url = texts
+        return cls(name, Eui64.parse(entry["smso"]), cohort, protocol, url, limit)
+
+
+MakeAdapter = Callable[[aiohttp.ClientSession, HeadEndEntry, RetryPolicy | None], WireHeadEnd]
+
+ADAPTERS: dict[str, MakeAdapter] = {
+    json_v2.PROTOCOL: lambda s, e, p: JsonHttpHeadEnd(s, e.url, e.name, p, e.session_limit),
+    xml_v1.PROTOCOL: lambda s, e, p: XmlHttpHeadEnd(s, e.url, e.name, p, e.session_limit),
+    binary_v1.PROTOCOL: lambda s, e, p: BinaryTcpHeadEnd(e.url, e.name, p, e.session_limit),
+}
+
+
+def adapter_for(
+    session: aiohttp.ClientSession, entry: HeadEndEntry, policy: RetryPolicy | None
+) -> WireHeadEnd:
+    """The adapter of ``entry``'s protocol; ``ConfigurationError`` if there is none."""
+    make = ADAPTERS.get(entry.protocol)
+    if make is None:
+        raise ConfigurationError(
+            f"head end {entry.name} speaks {entry.protocol!r}, which this version has no "
+            f"adapter for (known: {', '.join(sorted(ADAPTERS))})"
+        )
+    return make(session, entry, policy)
+
+
 class HeadEndDirectory:
     """``services.ports.HeadEndDirectory`` built from a control address's ``/headends``.
 
-    Use as an async context manager: it owns the HTTP session the adapters share.
+    Use as an async context manager: it owns the HTTP session the HTTP adapters share and
+    the binary adapters' connections.
     """
 
     def __init__(
@@ -27,7 +90,7 @@ class HeadEndDirectory:
     ) -> None:
         self._control_url = control_url.rstrip("/") if control_url else None
         self._concurrency, self._policy = concurrency, policy
-        self._by_smso: dict[Eui64, HeadEnd] = {}
+        self._by_smso: dict[Eui64, WireHeadEnd] = {}
 
     async def __aenter__(self) -> HeadEndDirectory:
         connector = aiohttp.TCPConnector(limit=self._concurrency, limit_per_host=self._concurrency)
@@ -36,7 +99,7 @@ class HeadEndDirectory:
             try:
                 await self._discover(self._control_url)
             except BaseException:
-                await self._session.close()
+                await self._close()
                 raise
         return self
 
@@ -46,6 +109,11 @@ class HeadEndDirectory:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        await self._close()
+
+    async def _close(self) -> None:
+        for adapter in self._by_smso.values():
+            await adapter.close()
         await self._session.close()
 
     async def _discover(self, control_url: str) -> None:
@@ -53,29 +121,21 @@ class HeadEndDirectory:
             async with self._session.get(
                 control_url + "/headends", timeout=aiohttp.ClientTimeout(total=10)
             ) as response:
-                raw = await response.content.read(MAX_DIRECTORY_BYTES + 1)
-                if response.status != 200 or len(raw) > MAX_DIRECTORY_BYTES:
+                if response.status != 200:
                     raise ConfigurationError(
                         f"{control_url}/headends answered HTTP {response.status}"
                     )
-            listing = json.loads(raw)["headends"]
-            for entry in listing:
-                smso = Eui64.parse(entry["smso"])
-                if entry["protocol"] != JSON_PROTOCOL:
-                    raise ConfigurationError(
-                        f"head end {entry['name']} speaks {entry['protocol']!r}, which this "
-                        "version has no adapter for"
-                    )
-                self._by_smso[smso] = JsonHttpHeadEnd(
-                    self._session, entry["url"], entry["name"], self._policy
-                )
+                raw = await read_limited(response, MAX_DIRECTORY_BYTES)
+            entries = [HeadEndEntry.parse(e) for e in json.loads(raw)["headends"]]
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             raise ConfigurationError(
                 f"head-end control address {control_url} unreachable ({exc.__class__.__name__}); "
                 "is the emulator running? Start it with `s1adopt emulator serve DIR`"
             ) from exc
-        except (ValueError, KeyError, TypeError, InvalidIdentity) as exc:
+        except (ValueError, KeyError, TypeError, InvalidIdentity, Transient) as exc:
             raise ConfigurationError(f"{control_url}/headends: unexpected listing: {exc}") from exc
+        for entry in entries:
+            self._by_smso[entry.smso] = adapter_for(self._session, entry, self._policy)
 
     def for_smso(self, smso: Eui64) -> HeadEnd | None:
         """The head end serving ``smso``'s installations, if known."""

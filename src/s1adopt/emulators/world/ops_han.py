@@ -1,0 +1,65 @@
+"""The communications hub's home area network (HAN): joining and removing IHDs and PPMIDs.
+
+Rules: a device is on a CHF's HAN if it was joined through this CHF, or if the fleet
+installed it with the CHF, and it was not removed since. ``device`` is any spelling of an
+EUI-64 and ``deviceType`` is IHD or PPMID (BAD_REQUEST otherwise); a type that contradicts
+the device this head end knows, joining a member, or removing a device that is not one is
+REJECTED.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from s1adopt.domain.errors import InvalidIdentity
+from s1adopt.domain.identities import Eui64
+from s1adopt.emulators.world.call import Call, rejected
+from s1adopt.emulators.world.params import bad_request
+
+JOINABLE = frozenset({"IHD", "PPMID"})
+
+
+def _other(call: Call) -> str:
+    try:
+        return Eui64.parse(call.params["device"]).hex
+    except InvalidIdentity:
+        raise bad_request("device", "must be an EUI-64 (16 hex digits)") from None
+
+
+def _member(call: Call, other: str) -> bool:
+    extras = call.device.extras
+    if extras is not None and extras.han_joined and other in extras.han_joined:
+        return True
+    if extras is not None and extras.han_left and other in extras.han_left:
+        return False
+    known = call.headend.devices.get(other)
+    return known is not None and known.associated == call.device_hex
+
+
+def join_device(call: Call) -> dict[str, Any]:
+    """Join an IHD or PPMID to this hub's HAN."""
+    other, kind = _other(call), call.params["deviceType"]
+    if kind not in JOINABLE:
+        raise bad_request("deviceType", f"must be one of {', '.join(sorted(JOINABLE))}")
+    known = call.headend.devices.get(other)
+    if known is not None and known.model.device_type.value != kind:
+        raise rejected(f"device {other} is a {known.model.device_type}, not a {kind}")
+    if _member(call, other):
+        raise rejected(f"device {other} is already on this HAN")
+    extras = call.device.more()
+    extras.han_joined = (extras.han_joined or set()) | {other}
+    if extras.han_left:
+        extras.han_left.discard(other)
+    return {"joined": other}
+
+
+def unjoin_device(call: Call) -> dict[str, Any]:
+    """Remove a device from this hub's HAN."""
+    other = _other(call)
+    if not _member(call, other):
+        raise rejected(f"device {other} is not on this HAN")
+    extras = call.device.more()
+    if extras.han_joined:
+        extras.han_joined.discard(other)
+    extras.han_left = (extras.han_left or set()) | {other}
+    return {"unjoined": other}
