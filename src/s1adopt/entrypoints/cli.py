@@ -232,6 +232,9 @@ def fleet_generate(
         float, typer.Option(help="Share of faulty installations", min=0.0, max=1.0)
     ] = 0.05,
     seed: Annotated[int, typer.Option(help="Seed: same seed, same fleet")] = 1,
+    dormant_rate: Annotated[
+        float, typer.Option(help="Share of dormant installations", min=0.0, max=1.0)
+    ] = 0.03,
     out_dir: Annotated[Path, typer.Option("--out", help="Directory to write the fleet to")] = Path(
         "fleet"
     ),
@@ -245,7 +248,13 @@ def fleet_generate(
         progress.start("generating fleet", installations)
         try:
             summary = generate_fleet(
-                out_dir, installations, fault_rate, seed, public_key, progress.advance
+                out_dir,
+                installations,
+                fault_rate,
+                seed,
+                public_key,
+                progress.advance,
+                dormant_rate=dormant_rate,
             )
         except ValueError as exc:
             err.print(f"[red]error:[/red] {exc}")
@@ -272,12 +281,15 @@ def demo(
     installations: Annotated[int, typer.Option(help="Installations in the fleet", min=1)] = 1000,
     seed: Annotated[int, typer.Option(help="Seed of the fleet")] = 1,
     fault_rate: Annotated[float, typer.Option(help="Share of faulty installations")] = 0.05,
+    dormant_rate: Annotated[float, typer.Option(help="Share of dormant installations")] = 0.03,
     workdir: Annotated[Path, typer.Option(help="Where the demo keeps its files")] = Path(
         "s1adopt-demo"
     ),
 ) -> None:
     """Generate a fleet, serve it from emulated head ends, migrate it and check the outcomes."""
-    code = _guard(lambda: demo_module.run_demo(workdir, installations, seed, fault_rate, out))
+    code = _guard(
+        lambda: demo_module.run_demo(workdir, installations, seed, fault_rate, out, dormant_rate)
+    )
     raise typer.Exit(code)
 
 

@@ -47,7 +47,14 @@ def _start_emulator(fleet_dir: Path, log: Path) -> tuple[subprocess.Popen[str], 
     return process, line.split(" ", 1)[1].strip()
 
 
-def run_demo(workdir: Path, installations: int, seed: int, fault_rate: float, out: Console) -> int:
+def run_demo(
+    workdir: Path,
+    installations: int,
+    seed: int,
+    fault_rate: float,
+    out: Console,
+    dormant_rate: float = 0.03,
+) -> int:
     """Run the demo; return 0 when every outcome equals expected.json, 1 otherwise."""
     from s1adopt.emulators.fleet import generate_fleet
 
@@ -64,7 +71,12 @@ def run_demo(workdir: Path, installations: int, seed: int, fault_rate: float, ou
         f"{fault_rate:.0%} faulty) in {fleet_dir}"
     )
     fleet = generate_fleet(
-        fleet_dir, installations, fault_rate, seed, application.keyring.transport_public_key
+        fleet_dir,
+        installations,
+        fault_rate,
+        seed,
+        application.keyring.transport_public_key,
+        dormant_rate=dormant_rate,
     )
     out.print("[bold]2.[/bold] starting the emulated SMSO head ends on loopback")
     process, control = _start_emulator(fleet_dir, workdir / "emulator.log")
