@@ -1,4 +1,4 @@
-"""Run every benchmark with its default size (`make bench`)."""
+"""Run every benchmark with its default size (`make bench`); each prints the machine first."""
 
 from __future__ import annotations
 
@@ -7,11 +7,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import migration, validation
+from bench import emulator_memory, migration, roundtrips, validation  # noqa: E402
 
 if __name__ == "__main__":
     out = Path("bench/out")
     print("== validation throughput (100,000 installations)")
     validation.main(out, 100_000, 3)
-    print("\n== migration end to end (5,000 installations)")
+    print("\n== migration end to end (5,000 installations, three cohorts)")
     migration.main(out, 5_000, None)
+    print("\n== head-end round trips per protocol")
+    roundtrips.main(out, 3_000, 20_000, 256)
+    print("\n== emulator memory (1,000,000 devices)")
+    emulator_memory.main(out, 1_000_000)
