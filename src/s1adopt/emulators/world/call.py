@@ -3,26 +3,51 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from s1adopt.domain.devices import DeviceType
 from s1adopt.emulators.world.alerts import Alert
 from s1adopt.emulators.world.clock import time_text
 from s1adopt.emulators.world.core_api import CoreRefusal
-from s1adopt.emulators.world.device import WorldDevice
+from s1adopt.emulators.world.device import COUNTER_NAMES, WorldDevice
+from s1adopt.emulators.world.journal import Journal
 from s1adopt.emulators.world.meter import MeterState, fresh_state
 from s1adopt.emulators.world.physics import MeterProfile, device_seed, meter_profile
 from s1adopt.formats.device_auth import ErrorCode
 
-if TYPE_CHECKING:
-    from s1adopt.emulators.world.core import EmulatedHeadEnd
+
+@dataclass(slots=True)
+class HeadEndCounters:
+    """Totals of one head end."""
+
+    requests: int = 0
+    identity_reads: int = 0
+    credential_replacements: int = 0
+    auth_failures: int = 0
+    unknown_device_requests: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        """The counters by name."""
+        return {name: getattr(self, name) for name in (*COUNTER_NAMES, "unknown_device_requests")}
+
+
+class HeadEndContext(Protocol):
+    """What an operation's handler may use of its head end (``core.EmulatedHeadEnd``)."""
+
+    name: str
+    devices: dict[str, WorldDevice]
+    journal: Journal
+    world_seed: int
+    totals: HeadEndCounters
+
+    def push_alert(self, alert: Alert) -> None: ...
 
 
 @dataclass(slots=True)
 class Call:
     """An authenticated operation on one device, at the device's own time ``now``."""
 
-    headend: EmulatedHeadEnd
+    headend: HeadEndContext
     device_hex: str
     device: WorldDevice
     now: int

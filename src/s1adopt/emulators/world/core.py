@@ -25,10 +25,10 @@ from typing import Any
 from s1adopt.domain.operations import CATALOGUE, DeviceOperation
 from s1adopt.domain.secrets import Secret
 from s1adopt.emulators.world.alerts import Alert, AlertSink
-from s1adopt.emulators.world.call import Call
+from s1adopt.emulators.world.call import Call, HeadEndCounters
 from s1adopt.emulators.world.clock import Clock
 from s1adopt.emulators.world.core_api import CoreRefusal, Garble, Silence
-from s1adopt.emulators.world.device import COUNTER_NAMES, WorldDevice
+from s1adopt.emulators.world.device import WorldDevice
 from s1adopt.emulators.world.faults import GAS_SIDE, DeviceFault
 from s1adopt.emulators.world.handlers import HANDLERS
 from s1adopt.emulators.world.journal import Journal, device_hex
@@ -51,21 +51,6 @@ class HeadEndSettings:
     no_answer_delay: float = DEFAULT_NO_ANSWER_DELAY
     slow_delay: float = DEFAULT_SLOW_DELAY
     model_delays: bool = True
-
-
-@dataclass(slots=True)
-class HeadEndCounters:
-    """Totals of one head end."""
-
-    requests: int = 0
-    identity_reads: int = 0
-    credential_replacements: int = 0
-    auth_failures: int = 0
-    unknown_device_requests: int = 0
-
-    def as_dict(self) -> dict[str, int]:
-        """The counters by name."""
-        return {name: getattr(self, name) for name in (*COUNTER_NAMES, "unknown_device_requests")}
 
 
 class EmulatedHeadEnd:
