@@ -7,7 +7,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import emulator_memory, migration, roundtrips, validation  # noqa: E402
+from bench import emulator_memory, migration, roundtrips, validation
 
 if __name__ == "__main__":
     out = Path("bench/out")
