@@ -22,7 +22,7 @@ from s1adopt.domain.errors import ConfigurationError
 from s1adopt.formats.eligible_products import load_eligible_products
 from s1adopt.services.pipeline import MigrationPipeline, PipelineSettings
 from s1adopt.services.ports import HeadEndDirectory as HeadEndDirectoryPort
-from s1adopt.services.ports import UnitOfWork
+from s1adopt.services.ports import Partition, UnitOfWork
 from s1adopt.services.queries import MigrationQueries
 
 
@@ -82,12 +82,19 @@ class Application:
         policy = RetryPolicy(self.settings.headend_retries, 0.05, self.settings.headend_timeout)
         return HeadEndDirectory(control_url, self.settings.concurrency, policy)
 
-    def pipeline(self, headends: HeadEndDirectoryPort) -> MigrationPipeline:
-        """The migration pipeline on these head ends."""
+    def pipeline(
+        self, headends: HeadEndDirectoryPort, partition: Partition | None = None
+    ) -> MigrationPipeline:
+        """The migration pipeline on these head ends (for one partition of the work)."""
         return MigrationPipeline(
             self.unit_of_work,
             headends,
             self.keyring.vault(),
             self.clock,
-            PipelineSettings(self.settings.chunk_size, self.settings.chunks_in_flight),
+            PipelineSettings(self.settings.chunk_size, self.settings.chunks_in_flight, partition),
         )
+
+    def pending_work(self, batch_ids: list[int]) -> int:
+        """How many installations of the batches still wait for migration work."""
+        with self.unit_of_work() as uow:
+            return uow.migration.pending_count(batch_ids)

@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     max_migration_file_bytes: int = Field(default=4 * 1024**3, gt=0)
     concurrency: int = Field(default=64, gt=0, le=10_000, description="connections per head end")
     chunk_size: int = Field(default=500, gt=0, le=100_000, description="installations per chunk")
+    workers: int = Field(
+        default=1, gt=0, le=64, description="migration worker processes (1: in this process)"
+    )
     chunks_in_flight: int = Field(
         default=3, gt=0, le=64, description="chunks worked on at once by one process"
     )

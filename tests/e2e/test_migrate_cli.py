@@ -130,3 +130,20 @@ def test_a_hostile_file_is_rejected_by_the_cli_and_leaves_the_store_unchanged(
     with sqlite3.connect(tmp_path / "s1adopt.db") as db:
         assert db.execute("SELECT count(*) FROM installation").fetchone()[0] == 0
         assert db.execute("SELECT count(*) FROM migration_batch").fetchone()[0] == 0
+
+
+def test_migrate_with_two_worker_processes_ends_as_expected(
+    tmp_path: Path, emulator_for: Any
+) -> None:
+    fleet, expected = _generate(tmp_path, 400, 13)
+    emulator = emulator_for(fleet, tmp_path)
+    files = [str(p) for p in sorted((fleet / "migration").glob("*.xml"))]
+    done = cli(
+        "migrate", *files, "--headend", emulator.url, "--json", "--workers", "2", cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["outcomes"] == expected["outcomes"]
+    assert result["unfinished"] == 0
+    stats = emulator.stats(tmp_path)
+    assert max(c["credential_replacements"] for c in stats["devices"].values()) == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -84,10 +85,17 @@ def migrate(
         typer.Option(help="Control address of the head ends, e.g. http://127.0.0.1:8700"),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(help="Worker processes (default S1ADOPT_WORKERS or 1)", min=1, max=64),
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """Validate, test and commission the installations of migration files (resumable)."""
-    application = Application(_settings(db))
+    settings = _settings(db)
+    if workers is not None:
+        settings = settings.model_copy(update={"workers": workers})
+    application = Application(settings)
     if headend is None:
         err.print(
             "[red]error:[/red] --headend is required: the control address of the SMSO "
@@ -130,6 +138,26 @@ def migrate(
             out.print(f"report: {report}")
     if run.rejected:
         raise typer.Exit(2)
+
+
+@app.command("migrate-worker", hidden=True)
+def migrate_worker(
+    batch: Annotated[list[int], typer.Option(help="Batch to work on")],
+    partition: Annotated[int, typer.Option(help="This worker's index", min=0)],
+    of: Annotated[int, typer.Option(help="How many workers share the work", min=1)],
+    headend: Annotated[str, typer.Option(help="Control address of the head ends")],
+) -> None:
+    """One worker of `migrate --workers N` (settings from the environment)."""
+    if partition >= of:
+        err.print(f"[red]error:[/red] partition {partition} is not below {of}")
+        raise typer.Exit(2)
+    application = Application(Settings())
+
+    async def work() -> None:
+        async with application.headend_directory(headend) as directory:
+            await application.pipeline(directory, (partition, of)).run(batch)
+
+    _guard(lambda: asyncio.run(work()))
 
 
 @inventory_app.command("show")

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from rich.console import Console
 from rich.table import Table
 
 from s1adopt.bootstrap import Application
 from s1adopt.entrypoints.progress import RichProgress
+from s1adopt.entrypoints.workers import run_workers
 from s1adopt.services.intake import IntakeResult, take_in_migration_file
 from s1adopt.services.migrate import MigrationRun, migrate_batches, take_in_all
 from s1adopt.services.queries import OutcomeSummary
@@ -27,6 +29,9 @@ def summary_table(summary: OutcomeSummary, title: str) -> Table:
         table.add_row("(unfinished)", f"{summary.unfinished:,}", "")
     table.add_row("[bold]total", f"[bold]{summary.total:,}", "")
     return table
+
+
+err = Console(stderr=True)
 
 
 def cohort_table(by_cohort: dict[str, dict[str, int]]) -> Table:
@@ -65,6 +70,13 @@ def run_migration(
             )
 
         take_in_all(files, intake, run)
+        batch_ids = sorted({b.batch_id for b in run.batches})
+        if settings.workers > 1 and headend is not None and batch_ids:
+            failures = run_workers(
+                settings, batch_ids, headend, lambda: application.pending_work(batch_ids), progress
+            )
+            for failure in failures:  # the parent finishes what a failed worker left
+                err.print(f"[yellow]warning:[/yellow] {failure}")
 
         async def work() -> MigrationRun:
             async with application.headend_directory(headend) as directory:

@@ -47,6 +47,7 @@ from s1adopt.services.ports import (
     HeadEnd,
     HeadEndDirectory,
     MigrationUnit,
+    Partition,
     Progress,
     UnitOfWorkFactory,
     WorkStep,
@@ -63,6 +64,7 @@ class PipelineSettings:
 
     chunk_size: int = 500
     chunks_in_flight: int = 3
+    partition: Partition | None = None  # this worker's share when several work side by side
 
 
 class Failure(Exception):
@@ -91,7 +93,7 @@ class MigrationPipeline:
     async def run(self, batch_ids: Sequence[int], progress: Progress | None = None) -> None:
         """Work until no installation of the batches has pending work."""
         with self._uow_factory() as uow:
-            pending = uow.migration.pending_count(batch_ids)
+            pending = uow.migration.pending_count(batch_ids, self._settings.partition)
         if progress:
             progress.start("migrating", pending)
         while await self._one_pass(batch_ids, progress):
@@ -103,7 +105,9 @@ class MigrationPipeline:
         in_flight: set[asyncio.Task[int]] = set()
         while True:
             with self._uow_factory() as uow:
-                ids = uow.migration.next_work(batch_ids, self._settings.chunk_size, after_id)
+                ids = uow.migration.next_work(
+                    batch_ids, self._settings.chunk_size, after_id, self._settings.partition
+                )
                 units = uow.migration.load_units(ids)
             if units:
                 worked = True

@@ -79,6 +79,9 @@ class CredentialUnsealer(Protocol):
     ) -> Callable[[str, SealedCredential], Secret]: ...
 
 
+Partition = tuple[int, int]  # (index, count): a worker's share of the work
+
+
 class WorkStep:
     """The migration work an installation waits for."""
 
@@ -149,7 +152,13 @@ class MigrationRepository(Protocol):
 
     def add_installations(self, items: Sequence[NewInstallation], at: datetime) -> None: ...
 
-    def next_work(self, batch_ids: Sequence[int], limit: int, after_id: int) -> list[int]: ...
+    def next_work(
+        self,
+        batch_ids: Sequence[int],
+        limit: int,
+        after_id: int,
+        partition: Partition | None = None,
+    ) -> list[int]: ...
 
     def load_units(self, installation_ids: Sequence[int]) -> list[MigrationUnit]: ...
 
@@ -158,7 +167,9 @@ class MigrationRepository(Protocol):
         credentials to store or drop, audit, meter point enrolment)."""
         ...
 
-    def pending_count(self, batch_ids: Sequence[int]) -> int: ...
+    def pending_count(
+        self, batch_ids: Sequence[int], partition: Partition | None = None
+    ) -> int: ...
 
 
 class UnitOfWork(Protocol):

@@ -17,7 +17,13 @@ from s1adopt.domain.failures import FailureReason
 from s1adopt.domain.identities import Eui64
 from s1adopt.domain.installation import Installation, InstallationType, MigrationState
 from s1adopt.domain.records import MigrationFileHeader
-from s1adopt.services.ports import BatchInfo, MigrationUnit, NewInstallation, WorkStep
+from s1adopt.services.ports import (
+    BatchInfo,
+    MigrationUnit,
+    NewInstallation,
+    Partition,
+    WorkStep,
+)
 
 IN_CHUNK = 500  # bound on the size of IN (...) lists
 
@@ -164,24 +170,27 @@ class SqlMigrationRepository:
         if rows:
             self._c.execute(insert(table), rows)
 
-    def pending_count(self, batch_ids: Sequence[int]) -> int:
-        """How many installations of the batches wait for work."""
+    def pending_count(self, batch_ids: Sequence[int], partition: Partition | None = None) -> int:
+        """How many installations of the batches (and partition) wait for work."""
         return int(
             self._c.execute(
                 select(func.count())
                 .select_from(t.work_item)
-                .where(t.work_item.c.batch_id.in_(list(batch_ids)))
+                .where(*_work_filter(batch_ids, partition))
             ).scalar_one()
         )
 
-    def next_work(self, batch_ids: Sequence[int], limit: int, after_id: int) -> list[int]:
+    def next_work(
+        self,
+        batch_ids: Sequence[int],
+        limit: int,
+        after_id: int,
+        partition: Partition | None = None,
+    ) -> list[int]:
         """Up to ``limit`` installation ids with pending work, above ``after_id``, in order."""
         rows = self._c.execute(
             select(t.work_item.c.installation_id)
-            .where(
-                t.work_item.c.batch_id.in_(list(batch_ids)),
-                t.work_item.c.installation_id > after_id,
-            )
+            .where(*_work_filter(batch_ids, partition), t.work_item.c.installation_id > after_id)
             .order_by(t.work_item.c.installation_id)
             .limit(limit)
         )
@@ -348,6 +357,16 @@ class SqlMigrationRepository:
             unit.drop_credentials.clear()
             unit.audit.clear()
             unit.enrol_meter_points = False
+
+
+def _work_filter(batch_ids: Sequence[int], partition: Partition | None) -> list[Any]:
+    """Work of the batches; with a partition (index, count), only installation ids whose
+    remainder modulo ``count`` is ``index``, so workers share the work without overlap."""
+    conditions: list[Any] = [t.work_item.c.batch_id.in_(list(batch_ids))]
+    if partition is not None:
+        index, count = partition
+        conditions.append(t.work_item.c.installation_id % count == index)
+    return conditions
 
 
 def _history_rows(inst_id: int, inst: Installation) -> list[dict[str, Any]]:
