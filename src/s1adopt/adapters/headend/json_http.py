@@ -11,11 +11,9 @@ document, BUSY or UNAVAILABLE for the batch) is that fault for each of its opera
 
 from __future__ import annotations
 
-import asyncio
-
 import aiohttp
 
-from s1adopt.adapters.headend.base import WireHeadEnd
+from s1adopt.adapters.headend.coalesce import BatchingHeadEnd
 from s1adopt.adapters.headend.http_client import HTTP_ERRORS, read_limited, transient_of
 from s1adopt.adapters.headend.policy import Fault, RetryPolicy, Transient
 from s1adopt.formats.wire import json_v2
@@ -24,10 +22,9 @@ from s1adopt.formats.wire.values import Answer, WireDecodeError, WireError, Wire
 __all__ = ["BATCH_GRACE", "JsonHttpHeadEnd", "RetryPolicy"]  # RetryPolicy: bootstrap's import
 
 BATCH_GRACE = 2.0
-_Pending = tuple[WireRequest, "asyncio.Future[Answer]"]
 
 
-class JsonHttpHeadEnd(WireHeadEnd):
+class JsonHttpHeadEnd(BatchingHeadEnd):
     """``services.ports.HeadEnd`` for one ``s1-json/2`` head end."""
 
     def __init__(
@@ -38,52 +35,8 @@ class JsonHttpHeadEnd(WireHeadEnd):
         policy: RetryPolicy | None = None,
         session_limit: int = json_v2.MAX_BATCH_OPERATIONS,
     ) -> None:
-        super().__init__(name, session_limit, policy)
+        super().__init__(name, session_limit, policy, json_v2.MAX_BATCH_OPERATIONS)
         self._session, self._url = session, base_url.rstrip("/") + json_v2.BATCH_PATH
-        self._pending: list[_Pending] = []
-        self._flush_scheduled = False
-        self._in_flight: set[asyncio.Task[None]] = set()
-
-    async def _exchange(self, request: WireRequest) -> Answer:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Answer] = loop.create_future()
-        self._pending.append((request, future))
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            loop.call_soon(self._flush)
-        return await future
-
-    async def close(self) -> None:
-        """Cancel batches still in flight."""
-        for task in list(self._in_flight):
-            task.cancel()
-
-    def _flush(self) -> None:
-        self._flush_scheduled = False
-        pending, self._pending = self._pending, []
-        size = json_v2.MAX_BATCH_OPERATIONS
-        for start in range(0, len(pending), size):
-            task = asyncio.create_task(self._send(pending[start : start + size]))
-            self._in_flight.add(task)
-            task.add_done_callback(self._in_flight.discard)
-
-    async def _send(self, part: list[_Pending]) -> None:
-        try:
-            answers = await self._post([request for request, _ in part])
-        except Transient as fault:
-            for _, future in part:
-                if not future.done():
-                    future.set_exception(fault)
-            return
-        for (_, future), answer in zip(part, answers, strict=True):
-            if future.done():
-                continue
-            if answer is None:
-                future.set_exception(Transient(Fault.TIMEOUT, "no answer within waitMs"))
-            elif isinstance(answer, WireDecodeError):
-                future.set_exception(Transient(Fault.GARBLED, str(answer)))
-            else:
-                future.set_result(answer)
 
     async def _post(self, requests: list[WireRequest]) -> list[Answer | WireDecodeError | None]:
         timeout = self.policy.timeout
