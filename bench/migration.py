@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -22,6 +20,7 @@ def main(workdir: Path, installations: int, database_url: str | None) -> None:
     from s1adopt.bootstrap import Application
     from s1adopt.config import Settings
     from s1adopt.emulators.fleet import generate_fleet
+    from s1adopt.entrypoints.demo import start_emulator
     from s1adopt.entrypoints.migration_run import run_migration
 
     print(f"machine: {describe()}")
@@ -39,23 +38,8 @@ def main(workdir: Path, installations: int, database_url: str | None) -> None:
         run_dir / "fleet", installations, 0.05, 1, app.keyring.transport_public_key
     )
     print(f"fleet of {installations:,} generated in {time.perf_counter() - started:.1f} s")
-    emulator = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "s1adopt",
-            "emulator",
-            "serve",
-            str(run_dir / "fleet"),
-            "--port",
-            "0",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    emulator, control = start_emulator(run_dir / "fleet", run_dir / "emulator.log")
     try:
-        assert emulator.stdout is not None
-        control = emulator.stdout.readline().split(" ", 1)[1].strip()
         assert app.engine is not None  # schema creation is not part of the measurement
         started = time.perf_counter()
         run = run_migration(app, fleet.files, control, show_progress=False)

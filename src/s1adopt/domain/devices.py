@@ -97,6 +97,14 @@ class CredentialHolder(StrEnum):
     DCC = "dcc"  # DCC's credential installed: the SMSO has lost control
 
 
+class CredentialPurpose(StrEnum):
+    """What a stored credential is for; binds a sealed credential to its use."""
+
+    SMSO = "smso"  # the previous operator's credential, from the migration data
+    DCC_PENDING = "dcc-pending"  # DCC's new credential, stored before it is installed
+    DCC = "dcc"  # DCC's credential, installed on the device
+
+
 @dataclass(frozen=True, slots=True)
 class StatusChange:
     """One entry of a device's SMI status history."""

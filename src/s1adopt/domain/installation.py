@@ -52,6 +52,19 @@ MIGRATION_TRANSITIONS: dict[MigrationState, frozenset[MigrationState]] = {
 }
 
 
+def outcome_label(
+    state: MigrationState, reason: FailureReason | str | None, electricity_only: bool
+) -> str | None:
+    """The outcome shown in summaries and reports: ``commissioned`` (or
+    ``commissioned_electricity_only`` under GT01), the failure reason code of a failed or
+    excluded installation, or None while migration work remains."""
+    if state is MigrationState.COMMISSIONED:
+        return ELECTRICITY_ONLY_OUTCOME if electricity_only else COMMISSIONED_OUTCOME
+    if state in (MigrationState.FAILED, MigrationState.EXCLUDED):
+        return str(reason) if reason else str(state)
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class StateChange:
     """One step of an installation's migration history."""
@@ -108,11 +121,7 @@ class Installation:
     @property
     def outcome(self) -> str | None:
         """``commissioned``, the failure reason code, or None while work remains."""
-        if self.state is MigrationState.COMMISSIONED:
-            return ELECTRICITY_ONLY_OUTCOME if self.electricity_only else COMMISSIONED_OUTCOME
-        if self.state in (MigrationState.FAILED, MigrationState.EXCLUDED):
-            return str(self.failure_reason)
-        return None
+        return outcome_label(self.state, self.failure_reason, self.electricity_only)
 
     def leave_out_gas(self, detail: str, at: datetime) -> None:
         """GT01: only the gas side failed, on HAN errors; migrate the electricity side alone.

@@ -110,9 +110,7 @@ def migrate(
                     "total": run.summary.total,
                     "outcomes": run.summary.outcomes,
                     "unfinished": run.summary.unfinished,
-                    "cohorts": application.queries.outcomes_by_cohort(
-                        [b.batch_id for b in run.batches]
-                    ),
+                    "cohorts": run.summary.by_cohort,
                     "batches": [
                         {
                             "batch": b.batch_id,
@@ -131,9 +129,8 @@ def migrate(
         for _path, message in run.rejected:
             err.print(f"[red]rejected:[/red] {message}")
         out.print(summary_table(run.summary, "Migration outcomes"))
-        cohorts = application.queries.outcomes_by_cohort([b.batch_id for b in run.batches])
-        if len(cohorts) > 1:
-            out.print(cohort_table(cohorts))
+        if len(run.summary.by_cohort) > 1:
+            out.print(cohort_table(run.summary.by_cohort))
         for report in run.reports:
             out.print(f"report: {report}")
     if run.rejected:

@@ -32,7 +32,8 @@ def _fresh_workdir(workdir: Path) -> None:
     (workdir / MARKER).write_text("created by s1adopt demo; removed by the next demo run\n")
 
 
-def _start_emulator(fleet_dir: Path, log: Path) -> tuple[subprocess.Popen[str], str]:
+def start_emulator(fleet_dir: Path, log: Path) -> tuple[subprocess.Popen[str], str]:
+    """``s1adopt emulator serve`` in a child process on a free port: it and its control URL."""
     process = subprocess.Popen(
         [sys.executable, "-m", "s1adopt", "emulator", "serve", str(fleet_dir), "--port", "0"],
         stdout=subprocess.PIPE,
@@ -79,7 +80,7 @@ def run_demo(
         dormant_rate=dormant_rate,
     )
     out.print("[bold]2.[/bold] starting the emulated SMSO head ends on loopback")
-    process, control = _start_emulator(fleet_dir, workdir / "emulator.log")
+    process, control = start_emulator(fleet_dir, workdir / "emulator.log")
     try:
         out.print(f"   control address {control}")
         out.print("[bold]3.[/bold] migrating: Data Validation, Device Testing, Commissioning")
@@ -97,9 +98,8 @@ def run_demo(
             f"{run.summary.total / elapsed:,.0f} installations/s)",
         )
     )
-    cohorts = application.queries.outcomes_by_cohort([b.batch_id for b in run.batches])
-    if len(cohorts) > 1:
-        out.print(cohort_table(cohorts))
+    if len(run.summary.by_cohort) > 1:
+        out.print(cohort_table(run.summary.by_cohort))
     replaced = stats["totals"].get("credential_replacements", 0)
     twice = [
         d for d, c in stats.get("devices", {}).items() if c.get("credential_replacements", 0) > 1

@@ -18,7 +18,13 @@ from datetime import datetime
 from itertools import islice
 from pathlib import Path
 
-from s1adopt.domain.devices import CredentialHolder, Device, SmiStatus, StatusChange
+from s1adopt.domain.devices import (
+    CredentialHolder,
+    CredentialPurpose,
+    Device,
+    SmiStatus,
+    StatusChange,
+)
 from s1adopt.domain.eligibility import EligibleProducts
 from s1adopt.domain.errors import CredentialError, InvalidIdentity, MigrationFileRejected
 from s1adopt.domain.failures import FailureReason
@@ -38,7 +44,6 @@ from s1adopt.services.ports import (
 )
 
 CHUNK = 1000
-SMSO_CREDENTIAL = "smso"
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,8 +89,7 @@ def take_in_migration_file(
     now = clock.now()
     with MigrationFileReader(path, max_bytes) as reader, uow_factory() as uow:
         header = reader.read_header()
-        _check_header_identities(path.name, header.smso, header.responsible_supplier)
-        smso = Eui64.parse(header.smso)
+        smso, _ = _header_identities(path.name, header.smso, header.responsible_supplier)
         open_credential = unsealer.for_file(header)
         batch_id = uow.migration.add_batch(path.name, digest, header, now)
         if progress:
@@ -113,12 +117,15 @@ def take_in_migration_file(
     return IntakeResult(batch_id, path.name, False, validated + failed, validated, failed)
 
 
-def _check_header_identities(name: str, smso: str, supplier: str) -> None:
+def _header_identities(name: str, smso: str, supplier: str) -> tuple[Eui64, Eui64]:
+    """The header's SMSO and responsible supplier; the file is rejected if either is bad."""
+    parsed = []
     for label, value in (("SMSO", smso), ("ResponsibleSupplier", supplier)):
         try:
-            Eui64.parse(value)
+            parsed.append(Eui64.parse(value))
         except InvalidIdentity as exc:
             raise MigrationFileRejected(f"{name}: header {label}: {exc}") from exc
+    return parsed[0], parsed[1]
 
 
 def _chunks(records: Iterator[InstallationRecord], size: int) -> Iterator[list[InstallationRecord]]:
@@ -189,7 +196,7 @@ def _to_new_installation(
                 secret = open_credential(valid.device_id.value, rec.credential)
             except CredentialError as exc:
                 return rejected(FailureReason.CREDENTIALS_UNREADABLE, str(exc))
-            sealed[valid.device_id] = vault.seal(valid.device_id, SMSO_CREDENTIAL, secret)
+            sealed[valid.device_id] = vault.seal(valid.device_id, CredentialPurpose.SMSO, secret)
             holder = CredentialHolder.SMSO
         mpxn = None
         if valid.device_type.value == "ESME" and result.mpan is not None:

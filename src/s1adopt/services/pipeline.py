@@ -22,10 +22,17 @@ Rules:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from s1adopt.domain.devices import CredentialHolder, Device, DeviceType, SmiStatus
+from s1adopt.domain.devices import (
+    CredentialHolder,
+    CredentialPurpose,
+    Device,
+    DeviceType,
+    ReportedDevice,
+    SmiStatus,
+)
 from s1adopt.domain.errors import (
     CredentialError,
     DeviceAuthenticationFailed,
@@ -40,7 +47,6 @@ from s1adopt.domain.installation import MigrationState
 from s1adopt.domain.operations import DeviceOperation
 from s1adopt.domain.secrets import Secret
 from s1adopt.formats.firmware import firmware_image_hash
-from s1adopt.services.intake import SMSO_CREDENTIAL
 from s1adopt.services.ports import (
     Clock,
     CredentialVault,
@@ -53,8 +59,6 @@ from s1adopt.services.ports import (
     WorkStep,
 )
 
-DCC_PENDING = "dcc-pending"
-DCC_CREDENTIAL = "dcc"
 GAS_SIDE = frozenset({DeviceType.GSME, DeviceType.GPF})
 
 
@@ -117,19 +121,15 @@ class MigrationPipeline:
                 return worked
             if units and len(in_flight) < self._settings.chunks_in_flight:
                 continue
-            done, in_flight = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+            # With work still to fetch, wait for one chunk to make room; at the end, for all.
+            done, in_flight = await asyncio.wait(
+                in_flight,
+                return_when=asyncio.FIRST_COMPLETED if units else asyncio.ALL_COMPLETED,
+            )
             for task in done:
                 finished = task.result()  # a crash propagates; committed chunks stay committed
                 if progress:
                     progress.advance(finished)
-            if not units:
-                while in_flight:
-                    done, in_flight = await asyncio.wait(in_flight)
-                    for task in done:
-                        finished = task.result()
-                        if progress:
-                            progress.advance(finished)
-                return worked
 
     async def _work_on(self, units: list[MigrationUnit]) -> int:
         """Test and commission one chunk; the number of installations that reached an end."""
@@ -178,7 +178,9 @@ class MigrationPipeline:
             raise Failure(FailureReason.UNKNOWN_HEAD_END, f"no head end for SMSO {unit.smso}")
         return headend
 
-    def _credential(self, unit: MigrationUnit, device: Device, purpose: str) -> Secret:
+    def _credential(
+        self, unit: MigrationUnit, device: Device, purpose: CredentialPurpose
+    ) -> Secret:
         blob = unit.credentials.get((device.device_id, purpose))
         if blob is None:
             raise Failure(
@@ -189,14 +191,18 @@ class MigrationPipeline:
         except CredentialError as exc:
             raise Failure(FailureReason.COMMISSIONING_FAILED, str(exc)) from exc
 
+    async def _each_device(
+        self, devices: list[Device], work: Callable[[Device], Awaitable[None]]
+    ) -> list[Failure]:
+        """Run ``work`` on every device at once; the failures, in device order."""
+        outcomes = await asyncio.gather(*(self._capture(work(d)) for d in devices))
+        return [f for f in outcomes if f is not None]
+
     async def _test(self, unit: MigrationUnit) -> None:
         """Upgrade dormant devices, then read every device; apply GT01 where it holds."""
         headend = self._headend(unit)
         devices = [d for d in unit.devices if d.credential_holder is CredentialHolder.SMSO]
-        outcomes = await asyncio.gather(
-            *(self._capture(self._test_device(headend, unit, d)) for d in devices)
-        )
-        failures = [f for f in outcomes if f is not None]
+        failures = await self._each_device(devices, lambda d: self._test_device(headend, unit, d))
         if not failures:
             return
         if self._only_gas_han_failures(unit, failures):
@@ -215,13 +221,15 @@ class MigrationPipeline:
         )
 
     async def _test_device(self, headend: HeadEnd, unit: MigrationUnit, device: Device) -> None:
-        secret = self._credential(unit, device, SMSO_CREDENTIAL)
+        secret = self._credential(unit, device, CredentialPurpose.SMSO)
+        reported = None
         if device.firmware_target is not None:
-            await self._upgrade(headend, device, secret)
-        try:
-            reported = await headend.read_identity(device.device_id, secret)
-        except HeadEndError as exc:
-            raise _failure_for(exc, FailureReason.HEAD_END_UNAVAILABLE, device) from exc
+            reported = await self._upgrade(headend, device, secret)
+        if reported is None:
+            try:
+                reported = await headend.read_identity(device.device_id, secret)
+            except HeadEndError as exc:
+                raise _failure_for(exc, FailureReason.HEAD_END_UNAVAILABLE, device) from exc
         mismatch = reported.mismatch_with(device)
         if mismatch is not None:
             kind, detail = mismatch
@@ -232,18 +240,25 @@ class MigrationPipeline:
             )
             raise Failure(reason, detail, device)
 
-    async def _upgrade(self, headend: HeadEnd, device: Device, secret: Secret) -> None:
-        """Bring a dormant device to its target firmware (skipped if it already runs it)."""
+    async def _upgrade(
+        self, headend: HeadEnd, device: Device, secret: Secret
+    ) -> ReportedDevice | None:
+        """Bring a dormant device to its target firmware (skipped if it already runs it).
+
+        Returns what the device reported when it already ran the target (no need to read it
+        again), None when it was upgraded now and must be read afresh.
+        """
         target = device.firmware_target
         assert target is not None
+        reported: ReportedDevice | None = None
         try:
             reported = await headend.read_identity(device.device_id, secret)
-            upgraded = reported.firmware_version == target
         except DeviceUnreachable:
-            upgraded = False  # a dormant device answers only firmware operations
+            pass  # a dormant device answers only firmware operations
         except HeadEndError as exc:
             raise _failure_for(exc, FailureReason.FIRMWARE_UPGRADE_FAILED, device) from exc
-        if not upgraded:
+        already = reported is not None and reported.firmware_version == target
+        if not already:
             image = firmware_image_hash(device.manufacturer, device.model, target)
             try:
                 await headend.execute(
@@ -261,6 +276,7 @@ class MigrationPipeline:
             except HeadEndError as exc:
                 raise _failure_for(exc, FailureReason.FIRMWARE_UPGRADE_FAILED, device) from exc
         device.firmware_version, device.firmware_target = target, None
+        return reported if already else None
 
     @staticmethod
     def _in_scope(unit: MigrationUnit, device: Device) -> bool:
@@ -271,8 +287,8 @@ class MigrationPipeline:
         for device in unit.devices:
             if device.credential_holder is CredentialHolder.SMSO and self._in_scope(unit, device):
                 new = self._vault.new_credential()
-                key = (device.device_id, DCC_PENDING)
-                sealed = self._vault.seal(device.device_id, DCC_PENDING, new)
+                key = (device.device_id, CredentialPurpose.DCC_PENDING)
+                sealed = self._vault.seal(device.device_id, CredentialPurpose.DCC_PENDING, new)
                 unit.credentials[key] = unit.store_credentials[key] = sealed
                 device.credential_holder = CredentialHolder.REPLACING
                 unit.audit.append((device.device_id, "dcc credential generated"))
@@ -282,18 +298,17 @@ class MigrationPipeline:
     async def _install_credentials(self, unit: MigrationUnit) -> None:
         headend = self._headend(unit)
         devices = [d for d in unit.devices if d.credential_holder is CredentialHolder.REPLACING]
-        outcomes = await asyncio.gather(
-            *(self._capture(self._replace_on_device(headend, unit, d)) for d in devices)
+        failures = await self._each_device(
+            devices, lambda d: self._replace_on_device(headend, unit, d)
         )
-        for failure in outcomes:
-            if failure is not None:
-                raise failure
+        if failures:
+            raise failures[0]
 
     async def _replace_on_device(
         self, headend: HeadEnd, unit: MigrationUnit, device: Device
     ) -> None:
-        current = self._credential(unit, device, SMSO_CREDENTIAL)
-        new = self._credential(unit, device, DCC_PENDING)
+        current = self._credential(unit, device, CredentialPurpose.SMSO)
+        new = self._credential(unit, device, CredentialPurpose.DCC_PENDING)
         device_id = device.device_id
         try:
             await headend.replace_credential(device_id, current, new)
@@ -318,13 +333,14 @@ class MigrationPipeline:
         for device in unit.devices:
             if not self._in_scope(unit, device):
                 continue
-            key_pending = (device.device_id, DCC_PENDING)
+            key_pending = (device.device_id, CredentialPurpose.DCC_PENDING)
             if key_pending in unit.credentials:
-                unit.store_credentials[(device.device_id, DCC_CREDENTIAL)] = unit.credentials[
-                    key_pending
-                ]
-                unit.store_credentials.pop(key_pending, None)
-                unit.drop_credentials.update({key_pending, (device.device_id, SMSO_CREDENTIAL)})
+                unit.store_credentials[(device.device_id, CredentialPurpose.DCC)] = (
+                    unit.credentials[key_pending]
+                )
+                unit.drop_credentials.update(
+                    {key_pending, (device.device_id, CredentialPurpose.SMSO)}
+                )
                 unit.audit.append((device.device_id, "smso credential discarded"))
             device.change_status(SmiStatus.COMMISSIONED, now, "adopted by migration")
         unit.installation.complete_commissioning(now)

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
 
 @dataclass(frozen=True, slots=True)
 class OutcomeSummary:
-    """Outcome counts of some batches: ``commissioned`` and each reason code."""
+    """Outcome counts of some batches: ``commissioned`` and each reason code, overall and per
+    cohort (where unfinished installations count as ``in progress``)."""
 
     total: int
     outcomes: dict[str, int]
     unfinished: int
+    by_cohort: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,10 +79,6 @@ class MigrationQueries(Protocol):
     """What the read side can answer."""
 
     def outcome_summary(self, batch_ids: Sequence[int]) -> OutcomeSummary: ...
-
-    def outcomes_by_cohort(self, batch_ids: Sequence[int]) -> dict[str, dict[str, int]]:
-        """Outcome counts per cohort (unfinished installations counted as ``in progress``)."""
-        ...
 
     def installation_outcomes(self, batch_id: int) -> Iterator[InstallationOutcome]: ...
 

@@ -10,8 +10,8 @@ from sqlalchemy import Connection, Engine, func, select
 from s1adopt.adapters.db import tables as t
 from s1adopt.adapters.db.repository import aware
 from s1adopt.domain.errors import InvalidIdentity
-from s1adopt.domain.failures import COMMISSIONED_OUTCOME, ELECTRICITY_ONLY_OUTCOME
 from s1adopt.domain.identities import Eui64
+from s1adopt.domain.installation import MigrationState, outcome_label
 from s1adopt.services.queries import (
     DeviceView,
     HistoryEntry,
@@ -21,12 +21,8 @@ from s1adopt.services.queries import (
 )
 
 
-def _outcome(state: str, reason: str | None, electricity_only: bool = False) -> str | None:
-    if state == "commissioned":
-        return ELECTRICITY_ONLY_OUTCOME if electricity_only else COMMISSIONED_OUTCOME
-    if state in ("failed", "excluded"):
-        return reason or state
-    return None
+def _outcome(state: str, reason: str | None, electricity_only: object) -> str | None:
+    return outcome_label(MigrationState(state), reason, bool(electricity_only))
 
 
 class SqlMigrationQueries:
@@ -36,27 +32,7 @@ class SqlMigrationQueries:
         self._engine = engine
 
     def outcome_summary(self, batch_ids: Sequence[int]) -> OutcomeSummary:
-        """Counts per outcome over the batches' installations."""
-        inst = t.installation
-        stmt = (
-            select(inst.c.state, inst.c.failure_reason, inst.c.electricity_only, func.count())
-            .where(inst.c.batch_id.in_(list(batch_ids)))
-            .group_by(inst.c.state, inst.c.failure_reason, inst.c.electricity_only)
-        )
-        counts: Counter[str] = Counter()
-        total = unfinished = 0
-        with self._engine.connect() as conn:
-            for state, reason, electricity_only, n in conn.execute(stmt):
-                total += n
-                label = _outcome(state, reason, bool(electricity_only))
-                if label is None:
-                    unfinished += n
-                else:
-                    counts[label] += n
-        return OutcomeSummary(total, dict(sorted(counts.items())), unfinished)
-
-    def outcomes_by_cohort(self, batch_ids: Sequence[int]) -> dict[str, dict[str, int]]:
-        """Outcome counts per cohort over the batches' installations."""
+        """Counts per outcome over the batches' installations, overall and per cohort."""
         inst = t.installation
         stmt = (
             select(
@@ -69,12 +45,24 @@ class SqlMigrationQueries:
             .where(inst.c.batch_id.in_(list(batch_ids)))
             .group_by(inst.c.cohort, inst.c.state, inst.c.failure_reason, inst.c.electricity_only)
         )
-        result: dict[str, Counter[str]] = {}
+        overall: Counter[str] = Counter()
+        by_cohort: dict[str, Counter[str]] = {}
+        total = unfinished = 0
         with self._engine.connect() as conn:
             for cohort, state, reason, electricity_only, n in conn.execute(stmt):
-                label = _outcome(state, reason, bool(electricity_only)) or "in progress"
-                result.setdefault(cohort, Counter())[label] += n
-        return {cohort: dict(sorted(c.items())) for cohort, c in sorted(result.items())}
+                total += n
+                label = _outcome(state, reason, electricity_only)
+                if label is None:
+                    unfinished += n
+                else:
+                    overall[label] += n
+                by_cohort.setdefault(cohort, Counter())[label or "in progress"] += n
+        return OutcomeSummary(
+            total,
+            dict(sorted(overall.items())),
+            unfinished,
+            {cohort: dict(sorted(c.items())) for cohort, c in sorted(by_cohort.items())},
+        )
 
     def installation_outcomes(self, batch_id: int) -> Iterator[InstallationOutcome]:
         """Every installation of a batch in reference order, streamed."""
@@ -100,8 +88,7 @@ class SqlMigrationQueries:
                     row.mpan,
                     row.mprn,
                     row.state,
-                    _outcome(row.state, row.failure_reason, bool(row.electricity_only))
-                    or "in progress",
+                    _outcome(row.state, row.failure_reason, row.electricity_only) or "in progress",
                     row.attempts,
                     row.failure_detail,
                 )
@@ -193,7 +180,7 @@ class SqlMigrationQueries:
             row.smso,
             row.installation_type,
             row.state,
-            _outcome(row.state, row.failure_reason, bool(row.electricity_only)),
+            _outcome(row.state, row.failure_reason, row.electricity_only),
             row.attempts,
             points,
             devices,

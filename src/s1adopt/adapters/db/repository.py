@@ -11,7 +11,13 @@ from sqlalchemy import Connection, bindparam, delete, func, insert, select, tupl
 from sqlalchemy.exc import IntegrityError
 
 from s1adopt.adapters.db import tables as t
-from s1adopt.domain.devices import CredentialHolder, Device, DeviceType, SmiStatus
+from s1adopt.domain.devices import (
+    CredentialHolder,
+    CredentialPurpose,
+    Device,
+    DeviceType,
+    SmiStatus,
+)
 from s1adopt.domain.errors import MigrationFileRejected
 from s1adopt.domain.failures import FailureReason
 from s1adopt.domain.identities import Eui64
@@ -154,7 +160,7 @@ class SqlMigrationRepository:
                 creds.append(
                     {
                         "device_id": device_id.value,
-                        "purpose": "smso",
+                        "purpose": CredentialPurpose.SMSO.value,
                         "sealed": sealed,
                         "created_at": at,
                     }

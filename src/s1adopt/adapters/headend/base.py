@@ -66,7 +66,7 @@ class WireHeadEnd(ABC):
     async def read_identity(self, device: Eui64, credential: Secret) -> ReportedDevice:
         """The device's type, manufacturer, model and firmware version."""
         answer = await self.execute(device, credential, DeviceOperation.READ_IDENTITY, {})
-        firmware = answer.get("firmwareVersion", answer.get("firmware"))
+        firmware = answer.get("firmware")
         fields = (answer.get("deviceType"), answer.get("manufacturer"), answer.get("model"))
         if not all(isinstance(f, str) for f in fields) or not isinstance(firmware, str | None):
             raise ProtocolViolation(f"{self.name}: {device}: identity answer lacks its fields")

@@ -13,17 +13,34 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
+from typing import Any
 
 from aiohttp import web
 
 from s1adopt.emulators.world.core_api import HeadEndCore
-from s1adopt.formats.wire.values import WireDecodeError
+from s1adopt.formats.device_auth import ErrorCode
+from s1adopt.formats.wire.values import WireDecodeError, WireError
 
 SHUTDOWN_TIMEOUT = 1.0
 SILENCE_HOLD = 300.0
 _SILENCE_POLL = 0.05
 
 StartFrontend = Callable[[HeadEndCore, str, AsyncExitStack], Awaitable[str]]
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def bad_routes(answer: Callable[[WireError], web.StreamResponse]) -> Any:
+    """Middleware answering a route the protocol does not have as its BAD_REQUEST error."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except (web.HTTPNotFound, web.HTTPMethodNotAllowed):
+            message = f"{request.method} {request.path} is not an operation"
+            return answer(WireError(ErrorCode.BAD_REQUEST, message))
+
+    return middleware
 
 
 def http_url(host: str, port: int) -> str:

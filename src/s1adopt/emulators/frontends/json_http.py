@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 
 from aiohttp import web
 
 from s1adopt.emulators.frontends.gate import Outcome, SessionGate, Unanswered
 from s1adopt.emulators.frontends.http_common import (
+    bad_routes,
     hold_silence,
     http_url,
     read_bounded,
@@ -56,7 +56,7 @@ async def start_json_frontend(core: HeadEndCore, host: str, stack: AsyncExitStac
 def json_app(core: HeadEndCore) -> web.Application:
     """The aiohttp application of one ``s1-json/2`` head end."""
     app = web.Application(
-        middlewares=[_bad_routes], client_max_size=json_v2.MAX_BATCH_REQUEST_BYTES
+        middlewares=[bad_routes(_error_answer)], client_max_size=json_v2.MAX_BATCH_REQUEST_BYTES
     )
     app[_GATE] = SessionGate(core)
     app[_RUNNING] = _Running()
@@ -71,17 +71,11 @@ def _respond(status: int, body: bytes) -> web.Response:
 
 
 def _error(code: ErrorCode, message: str) -> web.Response:
-    return _respond(*json_v2.encode_answer(WireError(code, message)))
+    return _error_answer(WireError(code, message))
 
 
-@web.middleware
-async def _bad_routes(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    except (web.HTTPNotFound, web.HTTPMethodNotAllowed):
-        return _error(ErrorCode.BAD_REQUEST, f"{request.method} {request.path} is not an operation")
+def _error_answer(error: WireError) -> web.Response:
+    return _respond(*json_v2.encode_answer(error))
 
 
 async def _single(request: web.Request) -> web.StreamResponse:

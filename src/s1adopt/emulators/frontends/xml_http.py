@@ -8,13 +8,13 @@ answer is a truncated document with bytes that are not UTF-8.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 
 from aiohttp import web
 
 from s1adopt.emulators.frontends.gate import SessionGate, Unanswered
 from s1adopt.emulators.frontends.http_common import (
+    bad_routes,
     hold_silence,
     http_url,
     read_bounded,
@@ -37,7 +37,9 @@ async def start_xml_frontend(core: HeadEndCore, host: str, stack: AsyncExitStack
 
 def xml_app(core: HeadEndCore) -> web.Application:
     """The aiohttp application of one ``s1-xml/1`` head end."""
-    app = web.Application(middlewares=[_bad_routes], client_max_size=xml_v1.MAX_REQUEST_BYTES)
+    app = web.Application(
+        middlewares=[bad_routes(_answer)], client_max_size=xml_v1.MAX_REQUEST_BYTES
+    )
     app[_GATE] = SessionGate(core)
     app.router.add_post(xml_v1.PATH, _request)
     return app
@@ -49,17 +51,6 @@ def _respond(body: bytes) -> web.Response:
 
 def _answer(answer: Answer) -> web.Response:
     return _respond(xml_v1.encode_answer(answer))
-
-
-@web.middleware
-async def _bad_routes(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    except (web.HTTPNotFound, web.HTTPMethodNotAllowed):
-        message = f"{request.method} {request.path} is not an operation"
-        return _answer(WireError(ErrorCode.BAD_REQUEST, message))
 
 
 async def _request(request: web.Request) -> web.StreamResponse:
