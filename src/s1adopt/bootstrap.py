@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
+from pathlib import Path
 
 from sqlalchemy import Engine
 
@@ -16,13 +18,18 @@ from s1adopt.adapters.db.uow import SqlUnitOfWork
 from s1adopt.adapters.headend.directory import HeadEndDirectory
 from s1adopt.adapters.headend.policy import RetryPolicy
 from s1adopt.adapters.keys.vault import Keyring
+from s1adopt.adapters.work.inprocess import InProcessEngine
+from s1adopt.adapters.work.processes import ProcessPoolEngine
 from s1adopt.config import Settings
 from s1adopt.domain.eligibility import EligibleProducts
 from s1adopt.domain.errors import ConfigurationError
 from s1adopt.formats.eligible_products import load_eligible_products
-from s1adopt.services.pipeline import MigrationPipeline, PipelineSettings
+from s1adopt.services.intake import IntakeResult, take_in_migration_file
+from s1adopt.services.migrate import Migrator
+from s1adopt.services.migration.steps import StepContext
+from s1adopt.services.migration.worker import MigrationWorker
+from s1adopt.services.ports import Clock, Partition, Progress, UnitOfWork, WorkEngine
 from s1adopt.services.ports import HeadEndDirectory as HeadEndDirectoryPort
-from s1adopt.services.ports import Partition, UnitOfWork
 from s1adopt.services.queries import MigrationQueries
 
 
@@ -67,10 +74,12 @@ class Application:
         """The Eligible Product Combinations list in force."""
         return load_eligible_products(self.settings.eligible_products)
 
+    clock_override: Clock | None = None
+
     @cached_property
-    def clock(self) -> SystemClock:
-        """The clock."""
-        return SystemClock()
+    def clock(self) -> Clock:
+        """The clock (the system's, unless the programme set its own)."""
+        return self.clock_override or SystemClock()
 
     @cached_property
     def queries(self) -> MigrationQueries:
@@ -82,19 +91,59 @@ class Application:
         policy = RetryPolicy(self.settings.headend_retries, 0.05, self.settings.headend_timeout)
         return HeadEndDirectory(control_url, self.settings.concurrency, policy)
 
-    def pipeline(
-        self, headends: HeadEndDirectoryPort, partition: Partition | None = None
-    ) -> MigrationPipeline:
-        """The migration pipeline on these head ends (for one partition of the work)."""
-        return MigrationPipeline(
-            self.unit_of_work,
-            headends,
-            self.keyring.vault(),
-            self.clock,
-            PipelineSettings(self.settings.chunk_size, self.settings.chunks_in_flight, partition),
+    def migration_worker(self, headends: HeadEndDirectoryPort) -> MigrationWorker:
+        """The migration steps' handler on these head ends."""
+        return MigrationWorker(
+            StepContext(self.unit_of_work, headends, self.keyring.vault(), self.clock)
         )
 
-    def pending_work(self, batch_ids: list[int]) -> int:
-        """How many installations of the batches still wait for migration work."""
+    def work_engine(
+        self, partition: Partition | None = None, headend_url: str | None = None
+    ) -> WorkEngine:
+        """The work engine: in process, or a pool of processes when ``workers`` > 1."""
+        local = InProcessEngine(
+            self.unit_of_work, self.settings.chunk_size, self.settings.chunks_in_flight, partition
+        )
+        if self.settings.workers > 1 and partition is None and headend_url is not None:
+            return ProcessPoolEngine(self.settings, self.settings.workers, headend_url, local)
+        return local
+
+    def intake(self, progress: Progress | None = None) -> Callable[[Path], IntakeResult]:
+        """Migration-file intake with this service's keys and settings."""
+        keyring, settings = self.keyring, self.settings
+
+        def take_in(path: Path) -> IntakeResult:
+            return take_in_migration_file(
+                path,
+                self.unit_of_work,
+                self.eligible_products,
+                keyring.unsealer(),
+                keyring.vault(),
+                self.clock,
+                settings.max_migration_file_bytes,
+                progress,
+            )
+
+        return take_in
+
+    def migrator(
+        self,
+        headends: HeadEndDirectoryPort,
+        headend_url: str | None,
+        progress: Progress | None = None,
+    ) -> Migrator:
+        """The ``migrate`` use case, wired."""
+        return Migrator(
+            self.unit_of_work,
+            self.intake(progress),
+            self.work_engine(headend_url=headend_url),
+            self.migration_worker(headends),
+            self.queries,
+            self.clock,
+            self.settings.report_dir,
+        )
+
+    def pending_work(self, queue: str) -> int:
+        """How many subjects of a queue still wait for work."""
         with self.unit_of_work() as uow:
-            return uow.migration.pending_count(batch_ids)
+            return uow.work.count(queue)

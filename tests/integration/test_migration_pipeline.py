@@ -8,79 +8,16 @@ import pytest
 from sqlalchemy import select
 
 from s1adopt.adapters.db import tables as t
-from s1adopt.adapters.db.engine import make_engine, upgrade_schema
 from s1adopt.adapters.db.queries import SqlMigrationQueries
-from s1adopt.adapters.db.uow import SqlUnitOfWork
-from s1adopt.adapters.keys.vault import Keyring
 from s1adopt.domain.devices import ReportedDevice
 from s1adopt.domain.errors import MigrationFileRejected
 from s1adopt.domain.identities import Eui64
 from s1adopt.domain.records import InstallationRecord
 from s1adopt.domain.secrets import Secret
-from s1adopt.formats.credentials import CredentialSealer
-from s1adopt.formats.eligible_products import load_eligible_products
-from s1adopt.services.intake import IntakeResult, take_in_migration_file
-from s1adopt.services.pipeline import MigrationPipeline, PipelineSettings
-from tests.builders import SMSO, FleetBuilder, with_device, write_file
+from tests.builders import with_device
 from tests.conftest import StepClock
-from tests.fakes import FakeDevice, FakeDirectory, FakeHeadEnd, SimulatedCrash
-
-
-class World:
-    """A store, keys, a fake head end holding the fleet's devices, and a migration file."""
-
-    def __init__(self, url: str, tmp: Path, clock: StepClock) -> None:
-        self.engine = make_engine(url)
-        upgrade_schema(self.engine)
-        self.keyring = Keyring(tmp / "keys")
-        self.clock = clock
-        self.tmp = tmp
-        self.headend = FakeHeadEnd()
-        self.sealer = CredentialSealer(self.keyring.transport_public_key, "F1")
-        self.fleet = FleetBuilder(self.sealer)
-
-    def uow(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine)
-
-    def install_devices(self, record: InstallationRecord) -> None:
-        for dev in record.devices:
-            eui = Eui64.parse(dev.device_id)
-            if eui in self.fleet.credentials:
-                self.headend.devices[eui] = FakeDevice(
-                    self.fleet.credentials[eui],
-                    ReportedDevice(
-                        dev.device_type, dev.manufacturer, dev.model, dev.firmware_version
-                    ),
-                )
-
-    def take_in(
-        self, records: list[InstallationRecord], name: str = "m.xml", declared: int | None = None
-    ) -> IntakeResult:
-        path = write_file(self.tmp / name, "F1", self.sealer, records, declared)
-        return take_in_migration_file(
-            path,
-            self.uow,
-            load_eligible_products(),
-            self.keyring.unsealer(),
-            self.keyring.vault(),
-            self.clock,
-            1 << 30,
-        )
-
-    def pipeline(self, chunk: int = 4) -> MigrationPipeline:
-        return MigrationPipeline(
-            self.uow,
-            FakeDirectory({Eui64.parse(SMSO): self.headend}),
-            self.keyring.vault(),
-            self.clock,
-            PipelineSettings(chunk_size=chunk, chunks_in_flight=2),
-        )
-
-    def outcomes(self, batch_id: int) -> dict[str, str]:
-        return {
-            o.reference: o.outcome
-            for o in SqlMigrationQueries(self.engine).installation_outcomes(batch_id)
-        }
+from tests.fakes import SimulatedCrash
+from tests.integration.migration_world import World
 
 
 @pytest.fixture
@@ -101,7 +38,7 @@ async def test_a_healthy_fleet_is_commissioned_with_smi_history_flags_and_new_cr
     records = _healthy(world, 10)
     batch = world.take_in(records)
     assert (batch.validated, batch.failed) == (10, 0)
-    await world.pipeline().run([batch.batch_id])
+    await world.migrate_batches([batch.batch_id])
     assert set(world.outcomes(batch.batch_id).values()) == {"commissioned"}
     credentialed = [
         e
@@ -148,7 +85,7 @@ async def test_device_faults_end_in_their_reason_codes_and_touch_no_credential(
         reported.device_type, reported.manufacturer, reported.model, "1.7.3"
     )
     batch = world.take_in(records)
-    await world.pipeline().run([batch.batch_id])
+    await world.migrate_batches([batch.batch_id])
     assert world.outcomes(batch.batch_id) == {
         "S1-0000001": "device_no_response",
         "S1-0000002": "credential_mismatch",
@@ -162,7 +99,7 @@ async def test_device_faults_end_in_their_reason_codes_and_touch_no_credential(
 async def test_an_unavailable_head_end_fails_the_attempt_with_its_reason(world: World) -> None:
     batch = world.take_in(_healthy(world, 2))
     world.headend.available = False
-    await world.pipeline().run([batch.batch_id])
+    await world.migrate_batches([batch.batch_id])
     assert set(world.outcomes(batch.batch_id).values()) == {"head_end_unavailable"}
 
 
@@ -173,9 +110,9 @@ async def test_a_crash_mid_commissioning_resumes_without_replacing_any_credentia
     batch = world.take_in(records)
     world.headend.crash_after_replacements = 7
     with pytest.raises(SimulatedCrash):
-        await world.pipeline(chunk=5).run([batch.batch_id])
+        await world.migrate_batches([batch.batch_id], chunk=5)
     world.headend.crash_after_replacements = None
-    await world.pipeline(chunk=5).run([batch.batch_id])
+    await world.migrate_batches([batch.batch_id], chunk=5)
     assert set(world.outcomes(batch.batch_id).values()) == {"commissioned"}
     assert max(world.headend.replacements.values()) == 1
     assert len(world.headend.replacements) == len(world.fleet.credentials)
@@ -187,7 +124,7 @@ async def test_validation_failures_are_stored_with_reasons_and_no_devices(world:
     duplicate = with_device(world.fleet.installation(11), 1, device_id=good[0].devices[1].device_id)
     batch = world.take_in([*good, bad_id, duplicate])
     assert (batch.validated, batch.failed) == (2, 2)
-    await world.pipeline().run([batch.batch_id])
+    await world.migrate_batches([batch.batch_id])
     assert world.outcomes(batch.batch_id) == {
         "S1-0000001": "commissioned",
         "S1-0000002": "commissioned",
@@ -214,7 +151,7 @@ async def test_a_rejected_file_leaves_nothing_behind(world: World) -> None:
 async def test_no_table_holds_a_credential_in_clear(world: World) -> None:
     records = _healthy(world, 3)
     batch = world.take_in(records)
-    await world.pipeline().run([batch.batch_id])
+    await world.migrate_batches([batch.batch_id])
     secrets = [s.reveal() for s in world.fleet.credentials.values()]
     with world.engine.connect() as conn:
         for table in t.metadata.sorted_tables:
@@ -251,7 +188,7 @@ async def test_gt01_a_gas_side_han_failure_migrates_the_electricity_side_alone(
     for device in gas:
         world.headend.devices[device].han_failure = True
     batch = world.take_in([record])
-    await world.pipeline().run([batch.batch_id])
+    await world.migrate_batches([batch.batch_id])
     assert world.outcomes(batch.batch_id) == {"S1-0000001": "commissioned_electricity_only"}
     view = SqlMigrationQueries(world.engine).find_installation(record.reference)
     assert view is not None
@@ -278,7 +215,7 @@ async def test_a_han_failure_alongside_an_electricity_fault_fails_the_installati
         if dev.device_type == "ESME":
             world.headend.devices[eui].credential = Secret(b"y" * 32)
     batch = world.take_in([record])
-    await world.pipeline().run([batch.batch_id])
+    await world.migrate_batches([batch.batch_id])
     assert world.outcomes(batch.batch_id) == {"S1-0000001": "credential_mismatch"}
 
 
@@ -290,7 +227,7 @@ async def test_a_dormant_installation_is_upgraded_to_eligible_firmware_then_comm
     esme = Eui64.parse(record.devices[1].device_id)
     world.headend.devices[esme].dormant = True
     batch = world.take_in([record])
-    await world.pipeline().run([batch.batch_id])
+    await world.migrate_batches([batch.batch_id])
     assert world.outcomes(batch.batch_id) == {"S1-0000001": "commissioned"}
     assert world.headend.devices[esme].firmware_operations == 2
     view = SqlMigrationQueries(world.engine).find_installation(record.reference)
@@ -306,5 +243,5 @@ async def test_an_active_installation_with_ineligible_firmware_is_not_upgraded(
     record = with_device(world.fleet.installation(1), 1, firmware_version="1.6.0")
     world.install_devices(record)
     batch = world.take_in([record])
-    await world.pipeline().run([batch.batch_id])
+    await world.migrate_batches([batch.batch_id])
     assert world.outcomes(batch.batch_id) == {"S1-0000001": "product_not_eligible"}

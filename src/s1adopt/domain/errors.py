@@ -70,3 +70,12 @@ class NotFound(S1AdoptError, LookupError):
 
 class ConfigurationError(S1AdoptError):
     """Settings are missing or inconsistent (for example no credential key)."""
+
+
+class ExchangeFileRejected(S1AdoptError):
+    """A file sent through the exchange cannot be taken in; ``faults`` name each problem as
+    (where, problem) pairs, for the rejection file sent back to its sender."""
+
+    def __init__(self, message: str, faults: list[tuple[str, str]] | None = None) -> None:
+        super().__init__(message)
+        self.faults = faults if faults is not None else [("file", message)]

@@ -13,6 +13,20 @@ class Stage(StrEnum):
     COMMISSIONING = "commissioning"
 
 
+class FailureClass(StrEnum):
+    """How the Migration Error Handling and Retry Strategy treats a failure reason.
+
+    The MEHRS itself is not public; the classes are the project's reading of TMAD: a transient
+    failure is retried automatically on a later migration day, a data failure waits for a
+    corrected record from the SMSO, and a final failure excludes the installation at once
+    (missing master keys, no WAN communications: TMAD clause 18).
+    """
+
+    TRANSIENT = "transient"  # retried automatically on a later migration day, with backoff
+    DATA = "data"  # waits for a corrected record from the SMSO
+    FINAL = "final"  # excludes the installation
+
+
 class FailureReason(StrEnum):
     """A migration failure reason code. ``explanation`` says what it means and what to do."""
 
@@ -47,6 +61,11 @@ class FailureReason(StrEnum):
         """The phase that raises this reason."""
         return _STAGES[self]
 
+    @property
+    def failure_class(self) -> FailureClass:
+        """Transient, data or final (see ``FailureClass``)."""
+        return _CLASSES[self]
+
 
 _EXPLANATIONS: dict[FailureReason, str] = {
     FailureReason.INVALID_DEVICE_ID: (
@@ -76,7 +95,7 @@ _EXPLANATIONS: dict[FailureReason, str] = {
     ),
     FailureReason.MISSING_CREDENTIALS: (
         "The SMSO supplied no security credential for a device that needs one (missing "
-        "master keys): the installation cannot be taken over."
+        "master keys): the installation cannot be taken over and is excluded."
     ),
     FailureReason.CREDENTIALS_UNREADABLE: (
         "A device credential could not be decrypted with the service's migration key; the "
@@ -87,8 +106,8 @@ _EXPLANATIONS: dict[FailureReason, str] = {
         "connected before migration."
     ),
     FailureReason.DEVICE_NO_RESPONSE: (
-        "A device did not answer through the SMSO head end (no WAN communication); it will "
-        "be retried."
+        "A device did not answer through the SMSO head end: no WAN communications when "
+        "migration was attempted, so the installation is excluded (TMAD clause 18)."
     ),
     FailureReason.HEAD_END_UNAVAILABLE: (
         "The SMSO head end could not be reached or kept failing; the installation will be retried."
@@ -154,3 +173,26 @@ _STAGES: dict[FailureReason, Stage] = {
 COMMISSIONED_OUTCOME = "commissioned"
 # GT01: the gas side failed on HAN errors only, so the electricity side was migrated alone.
 ELECTRICITY_ONLY_OUTCOME = "commissioned_electricity_only"
+
+_CLASSES: dict[FailureReason, FailureClass] = {
+    FailureReason.INVALID_DEVICE_ID: FailureClass.DATA,
+    FailureReason.INVALID_MPAN: FailureClass.DATA,
+    FailureReason.INVALID_MPRN: FailureClass.DATA,
+    FailureReason.INCONSISTENT_INSTALLATION: FailureClass.DATA,
+    FailureReason.PRODUCT_NOT_ELIGIBLE: FailureClass.DATA,
+    FailureReason.DUPLICATE_DEVICE: FailureClass.DATA,
+    FailureReason.DUPLICATE_METER_POINT: FailureClass.DATA,
+    FailureReason.MISSING_CREDENTIALS: FailureClass.FINAL,  # no master keys: excluded
+    FailureReason.CREDENTIALS_UNREADABLE: FailureClass.DATA,
+    FailureReason.UNKNOWN_HEAD_END: FailureClass.TRANSIENT,
+    FailureReason.DEVICE_NO_RESPONSE: FailureClass.FINAL,  # no WAN communications: excluded
+    FailureReason.HEAD_END_UNAVAILABLE: FailureClass.TRANSIENT,
+    FailureReason.DEVICE_MISMATCH: FailureClass.DATA,
+    FailureReason.FIRMWARE_MISMATCH: FailureClass.DATA,
+    FailureReason.CREDENTIAL_MISMATCH: FailureClass.DATA,
+    FailureReason.HAN_FAILURE: FailureClass.TRANSIENT,
+    FailureReason.OPERATION_NOT_SUPPORTED: FailureClass.DATA,
+    FailureReason.FIRMWARE_UPGRADE_FAILED: FailureClass.TRANSIENT,
+    FailureReason.COMMISSIONING_FAILED: FailureClass.TRANSIENT,
+    FailureReason.TOO_MANY_ATTEMPTS: FailureClass.FINAL,
+}

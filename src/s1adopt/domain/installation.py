@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 from s1adopt.domain.errors import IllegalTransition
 from s1adopt.domain.failures import (
     COMMISSIONED_OUTCOME,
     ELECTRICITY_ONLY_OUTCOME,
+    FailureClass,
     FailureReason,
 )
-
-MAX_FAILED_ATTEMPTS = 5  # TMAD: five or more failed migration attempts exclude an installation
+from s1adopt.domain.retry import AfterFailure, RetryDecision, RetryRules
 
 
 class InstallationType(StrEnum):
@@ -23,15 +23,21 @@ class InstallationType(StrEnum):
     DORMANT = "Dormant"  # gone dumb: needs an upgrade and a customer notice first
     MIXED = "Mixed"  # some devices active, some dormant
 
+    @property
+    def needs_notice(self) -> bool:
+        """Dormant installations: the supplier is told before the upgrade and the migration."""
+        return self is not InstallationType.ACTIVE
+
 
 class MigrationState(StrEnum):
     """Where an installation stands in migration."""
 
-    VALIDATED = "validated"  # passed Data Validation; awaits Device Testing
+    VALIDATED = "validated"  # passed Data Validation; waits for authorisation, its day, a retry
+    MIGRATING = "migrating"  # an attempt is under way (counted): upgrade and Device Testing
     TESTED = "tested"  # devices answered and matched the data; awaits Commissioning
     COMMISSIONING = "commissioning"  # DCC credentials generated and stored; being installed
     COMMISSIONED = "commissioned"  # adopted: operated only through DCC (terminal)
-    FAILED = "failed"  # this attempt failed with a reason; may be retried
+    FAILED = "failed"  # failed with a reason: waits for a retry day or corrected data
     EXCLUDED = "excluded"  # will not be migrated (terminal)
 
     @property
@@ -39,14 +45,38 @@ class MigrationState(StrEnum):
         """No further migration work is scheduled in a terminal state (FAILED waits for a retry)."""
         return self in _TERMINAL
 
+    @property
+    def in_attempt(self) -> bool:
+        """An attempt is under way: device work is queued for the installation."""
+        return self in _IN_ATTEMPT
+
 
 _TERMINAL = frozenset({MigrationState.COMMISSIONED, MigrationState.FAILED, MigrationState.EXCLUDED})
+_IN_ATTEMPT = frozenset(
+    {MigrationState.MIGRATING, MigrationState.TESTED, MigrationState.COMMISSIONING}
+)
 
 MIGRATION_TRANSITIONS: dict[MigrationState, frozenset[MigrationState]] = {
-    MigrationState.VALIDATED: frozenset({MigrationState.TESTED, MigrationState.FAILED}),
-    MigrationState.TESTED: frozenset({MigrationState.COMMISSIONING, MigrationState.FAILED}),
-    MigrationState.COMMISSIONING: frozenset({MigrationState.COMMISSIONED, MigrationState.FAILED}),
-    MigrationState.FAILED: frozenset({MigrationState.VALIDATED, MigrationState.EXCLUDED}),
+    MigrationState.VALIDATED: frozenset(
+        {
+            MigrationState.MIGRATING,
+            MigrationState.VALIDATED,  # corrected data replaced the record
+            MigrationState.FAILED,  # corrected data failed Data Validation
+            MigrationState.EXCLUDED,  # corrected data lacks master keys
+        }
+    ),
+    MigrationState.MIGRATING: frozenset(
+        {MigrationState.TESTED, MigrationState.FAILED, MigrationState.EXCLUDED}
+    ),
+    MigrationState.TESTED: frozenset(
+        {MigrationState.COMMISSIONING, MigrationState.FAILED, MigrationState.EXCLUDED}
+    ),
+    MigrationState.COMMISSIONING: frozenset(
+        {MigrationState.COMMISSIONED, MigrationState.FAILED, MigrationState.EXCLUDED}
+    ),
+    MigrationState.FAILED: frozenset(
+        {MigrationState.VALIDATED, MigrationState.FAILED, MigrationState.EXCLUDED}
+    ),
     MigrationState.COMMISSIONED: frozenset(),
     MigrationState.EXCLUDED: frozenset(),
 }
@@ -75,13 +105,22 @@ class StateChange:
     detail: str = ""
 
 
+OPERATOR = "operator"  # the actor of operator actions and of `migrate`'s own authorisation
+
+
 @dataclass(slots=True)
 class Installation:
-    """An installation being migrated: its state, attempt counter and history.
+    """An installation being migrated: its state, attempt counter, programme flags and history.
 
-    Rules: every change goes through ``_move``, which enforces ``MIGRATION_TRANSITIONS``; a
-    device-touching attempt starts only from VALIDATED and counts one attempt; the
-    ``MAX_FAILED_ATTEMPTS``-th failure excludes the installation instead of failing it.
+    Rules:
+    - every state change goes through ``_move``, which enforces ``MIGRATION_TRANSITIONS``;
+    - an attempt starts only from VALIDATED, for an authorised installation that is not
+      blocked, and counts one attempt (``begin_attempt``), committed before any device is
+      contacted;
+    - a failure is decided by ``RetryRules``: FINAL reasons and the ``max_attempts``-th failed
+      attempt exclude; TRANSIENT ones wait for ``retry_on``; DATA ones wait for corrected data;
+    - corrected data (``replace_data``) is accepted while no attempt is under way and the
+      installation is neither commissioned nor excluded; attempts are kept.
     """
 
     reference: str
@@ -92,6 +131,9 @@ class Installation:
     failure_reason: FailureReason | None = None
     failure_detail: str = ""
     electricity_only: bool = False  # GT01: the gas side is left out of this migration
+    authorised_by: str | None = None  # the supplier's EUI-64, or OPERATOR
+    retry_on: date | None = None  # a transient failure's first retry day
+    blocked: bool = False  # blocked for migration by the operator or the supplier
     history: list[StateChange] = field(default_factory=list)
 
     @classmethod
@@ -113,9 +155,15 @@ class Installation:
         detail: str,
         at: datetime,
     ) -> Installation:
-        """An installation that failed Data Validation; no device was touched."""
-        inst = cls(reference, batch_id, kind, MigrationState.FAILED, 0, reason, detail)
-        inst.history.append(StateChange(MigrationState.FAILED, at, reason, detail))
+        """An installation that failed Data Validation; no device was touched. A FINAL reason
+        (missing master keys) excludes it at once."""
+        state = (
+            MigrationState.EXCLUDED
+            if reason.failure_class is FailureClass.FINAL
+            else MigrationState.FAILED
+        )
+        inst = cls(reference, batch_id, kind, state, 0, reason, detail)
+        inst.history.append(StateChange(state, at, reason, detail))
         return inst
 
     @property
@@ -123,12 +171,68 @@ class Installation:
         """``commissioned``, the failure reason code, or None while work remains."""
         return outcome_label(self.state, self.failure_reason, self.electricity_only)
 
+    @property
+    def accepts_corrected_data(self) -> bool:
+        """A new record may replace this one (see the class rules)."""
+        return self.state in (MigrationState.VALIDATED, MigrationState.FAILED)
+
+    def replace_data(
+        self,
+        batch_id: int,
+        kind: InstallationType,
+        failure: tuple[FailureReason, str] | None,
+        at: datetime,
+    ) -> None:
+        """Corrected migration data from the SMSO replaced the record (from ``batch_id``);
+        ``failure`` is its Data Validation failure, if any."""
+        if not self.accepts_corrected_data:
+            raise IllegalTransition(
+                f"installation {self.reference}: data cannot be replaced while {self.state}"
+            )
+        self.batch_id, self.installation_type = batch_id, kind
+        self.electricity_only, self.retry_on = False, None
+        if failure is None:
+            self.failure_reason, self.failure_detail = None, ""
+            self._move(MigrationState.VALIDATED, at, detail=f"corrected data, batch {batch_id}")
+            return
+        reason, detail = failure
+        excluded = reason.failure_class is FailureClass.FINAL
+        self._move(MigrationState.EXCLUDED if excluded else MigrationState.FAILED, at, reason, detail)
+        self.failure_reason, self.failure_detail = reason, detail
+
+    def authorise(self, by: str, at: datetime) -> None:
+        """The responsible supplier (or the operator) authorised the migration."""
+        if self.authorised_by != by:
+            self.authorised_by = by
+            self.history.append(StateChange(self.state, at, detail=f"authorised by {by}"))
+
+    def set_blocked(self, blocked: bool, actor: str, note: str, at: datetime) -> None:
+        """Block or unblock the installation for migration (audited in the history)."""
+        if self.state.is_terminal and self.state is not MigrationState.FAILED:
+            raise IllegalTransition(
+                f"installation {self.reference} is {self.state}: blocking no longer applies"
+            )
+        self.blocked = blocked
+        what = "blocked" if blocked else "unblocked"
+        text = f"{what} for migration by {actor}" + (f": {note}" if note else "")
+        self.history.append(StateChange(self.state, at, detail=text))
+
+    def begin_attempt(self, at: datetime) -> None:
+        """Start a migration attempt: counted now, before any device is contacted."""
+        if self.authorised_by is None:
+            raise IllegalTransition(f"installation {self.reference} is not authorised")
+        if self.blocked:
+            raise IllegalTransition(f"installation {self.reference} is blocked for migration")
+        self._move(MigrationState.MIGRATING, at, detail=f"attempt {self.attempts + 1}")
+        self.attempts += 1
+        self.retry_on = None
+
     def leave_out_gas(self, detail: str, at: datetime) -> None:
         """GT01: only the gas side failed, on HAN errors; migrate the electricity side alone.
 
-        Allowed only during Device Testing (state VALIDATED); recorded in the history.
+        Allowed only during Device Testing (state MIGRATING); recorded in the history.
         """
-        if self.state is not MigrationState.VALIDATED:
+        if self.state is not MigrationState.MIGRATING:
             raise IllegalTransition(
                 f"installation {self.reference}: the gas side can be left out only in testing"
             )
@@ -141,8 +245,6 @@ class Installation:
 
     def pass_device_testing(self, at: datetime) -> None:
         """Every device answered and matched the migration data."""
-        if self.state is MigrationState.VALIDATED:
-            self.attempts += 1
         self._move(MigrationState.TESTED, at)
 
     def begin_commissioning(self, at: datetime) -> None:
@@ -153,21 +255,32 @@ class Installation:
         """Every device holds DCC's credentials and is Commissioned in the SMI."""
         self._move(MigrationState.COMMISSIONED, at)
 
-    def fail(self, reason: FailureReason, detail: str, at: datetime) -> None:
-        """This attempt failed; the last allowed failure excludes the installation."""
-        if self.state is MigrationState.VALIDATED:
-            self.attempts += 1  # the attempt that failed in Device Testing
-        self._move(MigrationState.FAILED, at, reason, detail)
-        self.failure_reason, self.failure_detail = reason, detail
-        if self.attempts >= MAX_FAILED_ATTEMPTS:
-            self._move(MigrationState.EXCLUDED, at, FailureReason.TOO_MANY_ATTEMPTS, detail)
-            self.failure_reason = FailureReason.TOO_MANY_ATTEMPTS
+    def fail(
+        self, reason: FailureReason, detail: str, at: datetime, rules: RetryRules | None = None
+    ) -> RetryDecision:
+        """The attempt failed with ``reason``; ``rules`` decide retry, wait or exclusion."""
+        decision = (rules or RetryRules()).after_failure(reason, self.attempts, at.date())
+        self.failure_detail = detail
+        if decision.action is AfterFailure.EXCLUDE:
+            if decision.reason is not reason:  # the last allowed attempt failed
+                self._move(MigrationState.FAILED, at, reason, detail)
+            self._move(MigrationState.EXCLUDED, at, decision.reason, detail)
+        else:
+            self._move(MigrationState.FAILED, at, reason, detail)
+        self.failure_reason = decision.reason
+        self.retry_on = decision.retry_on
+        return decision
 
-    def retry(self, at: datetime) -> None:
-        """Schedule a failed installation for another attempt (not after a validation failure
-        whose data must be corrected and re-sent)."""
-        self._move(MigrationState.VALIDATED, at)
-        self.failure_reason, self.failure_detail = None, ""
+    def retry(self, at: datetime, actor: str = OPERATOR) -> None:
+        """Make a failed installation ready for another attempt (by the retry rules on its
+        retry day, or at once by an operator's ``installation retry``)."""
+        if self.state is not MigrationState.FAILED:
+            raise IllegalTransition(
+                f"installation {self.reference} is {self.state}: only a failed installation "
+                "can be retried"
+            )
+        self._move(MigrationState.VALIDATED, at, detail=f"retry ordered by {actor}")
+        self.failure_reason, self.failure_detail, self.retry_on = None, "", None
 
     def _move(
         self,

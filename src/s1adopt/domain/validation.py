@@ -9,8 +9,10 @@ Rules, checked in this order, the first that fails giving the reason code:
    an MPRN (and the other way round), a GSME only with a GPF, each association naming a device
    of the same installation of the right type, no device listed twice;
 4. each device is an eligible product (PRODUCT_NOT_ELIGIBLE); in a Dormant or Mixed
-   installation a device whose model is eligible with another firmware is accepted, to be
-   upgraded to that firmware before Device Testing (``ValidDevice.upgrade_to``);
+   installation every device whose firmware is not its model's eligible one (the last listed
+   for the model) is upgraded to it before Device Testing (``ValidDevice.upgrade_to``),
+   whether or not its present firmware is also listed: a dormant meter must be upgraded
+   before it is migrated;
 5. every device that needs a credential has one (MISSING_CREDENTIALS);
 6. no device belongs to another installation already (DUPLICATE_DEVICE), and no meter point
    either (DUPLICATE_METER_POINT); the caller answers both with ``claimed_elsewhere``, which is
@@ -100,17 +102,17 @@ def validate_installation(
     may_upgrade = record.installation_type in _UPGRADABLE_TYPES
     for index, dev in enumerate(devices):
         rec = dev.record
+        target = (
+            eligible.upgrade_target(dev.device_type, rec.manufacturer, rec.model)
+            if may_upgrade and not dev.device_type.is_type2
+            else None
+        )
+        if target is not None and target != rec.firmware_version:
+            devices[index] = replace(dev, upgrade_to=target)
+            continue
         if not eligible.is_eligible(
             dev.device_type, rec.manufacturer, rec.model, rec.firmware_version
         ):
-            target = (
-                eligible.upgrade_target(dev.device_type, rec.manufacturer, rec.model)
-                if may_upgrade
-                else None
-            )
-            if target is not None:
-                devices[index] = replace(dev, upgrade_to=target)
-                continue
             return _fail(
                 FailureReason.PRODUCT_NOT_ELIGIBLE,
                 f"{dev.device_type} {dev.device_id}: {rec.manufacturer} {rec.model} "

@@ -23,7 +23,9 @@ from s1adopt.domain.errors import (
 from s1adopt.entrypoints import demo as demo_module
 from s1adopt.entrypoints.emulator_cli import emulator_app
 from s1adopt.entrypoints.migration_run import cohort_table, run_migration, summary_table
+from s1adopt.entrypoints.plan_cli import plan
 from s1adopt.entrypoints.progress import RichProgress
+from s1adopt.services.migration.steps import QUEUE
 from s1adopt.services.queries import InstallationView
 
 app = typer.Typer(
@@ -40,6 +42,7 @@ app.add_typer(fleet_app, name="fleet")
 app.add_typer(emulator_app, name="emulator")
 app.add_typer(inventory_app, name="inventory")
 app.add_typer(keys_app, name="keys")
+app.command("plan")(plan)
 
 err = Console(stderr=True)
 out = Console()
@@ -137,22 +140,26 @@ def migrate(
         raise typer.Exit(2)
 
 
-@app.command("migrate-worker", hidden=True)
-def migrate_worker(
-    batch: Annotated[list[int], typer.Option(help="Batch to work on")],
+@app.command("work-drain", hidden=True)
+def work_drain(
+    queue: Annotated[str, typer.Option(help="The work queue")],
     partition: Annotated[int, typer.Option(help="This worker's index", min=0)],
     of: Annotated[int, typer.Option(help="How many workers share the work", min=1)],
     headend: Annotated[str, typer.Option(help="Control address of the head ends")],
 ) -> None:
-    """One worker of `migrate --workers N` (settings from the environment)."""
+    """One worker process of a process-pool engine (settings from the environment)."""
     if partition >= of:
         err.print(f"[red]error:[/red] partition {partition} is not below {of}")
+        raise typer.Exit(2)
+    if queue != QUEUE:
+        err.print(f"[red]error:[/red] unknown queue {queue!r}; the queue is {QUEUE!r}")
         raise typer.Exit(2)
     application = Application(Settings())
 
     async def work() -> None:
         async with application.headend_directory(headend) as directory:
-            await application.pipeline(directory, (partition, of)).run(batch)
+            engine = application.work_engine(partition=(partition, of))
+            await engine.drain(queue, application.migration_worker(directory))
 
     _guard(lambda: asyncio.run(work()))
 

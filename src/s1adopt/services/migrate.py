@@ -1,4 +1,11 @@
-"""The ``migrate`` use case: take in files, run the pipeline, summarise and report."""
+"""The ``migrate`` use case: take files in, authorise and release their installations, work
+until done, report.
+
+Rules: running ``migrate`` on files is the operator's authorisation of their installations
+(recorded as authorised by ``operator``), outside the programme's demand and scheduling; each
+valid installation of the files gets one attempt per run (failed ones wait for
+``installation retry`` or corrected data); re-running the same files resumes their work.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +14,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from s1adopt.domain.errors import MigrationFileRejected
+from s1adopt.domain.installation import OPERATOR
 from s1adopt.formats.report import explain, write_report
 from s1adopt.services.intake import IntakeResult
-from s1adopt.services.pipeline import MigrationPipeline
-from s1adopt.services.ports import Progress
+from s1adopt.services.migration.release import release_ready
+from s1adopt.services.migration.steps import QUEUE
+from s1adopt.services.ports import (
+    ChunkHandler,
+    Clock,
+    Progress,
+    UnitOfWorkFactory,
+    WorkEngine,
+)
 from s1adopt.services.queries import MigrationQueries, OutcomeSummary
 
 
@@ -22,34 +37,45 @@ class MigrationRun:
     rejected: list[tuple[Path, str]] = field(default_factory=list)
     summary: OutcomeSummary = field(default_factory=lambda: OutcomeSummary(0, {}, 0))
     reports: list[Path] = field(default_factory=list)
+    released: int = 0
 
 
-def take_in_all(
-    paths: Sequence[Path], intake: Callable[[Path], IntakeResult], run: MigrationRun
-) -> None:
-    """Take in each file; a rejected file is recorded and the others go on."""
-    for path in paths:
-        try:
-            run.batches.append(intake(path))
-        except MigrationFileRejected as exc:
-            run.rejected.append((path, str(exc)))
+@dataclass
+class Migrator:
+    """What ``migrate`` works with."""
 
+    uow_factory: UnitOfWorkFactory
+    intake: Callable[[Path], IntakeResult]
+    engine: WorkEngine
+    worker: ChunkHandler
+    queries: MigrationQueries
+    clock: Clock
+    report_dir: Path
 
-async def migrate_batches(
-    run: MigrationRun,
-    pipeline: MigrationPipeline,
-    queries: MigrationQueries,
-    report_dir: Path,
-    progress: Progress | None = None,
-) -> MigrationRun:
-    """Run Device Testing and Commissioning for the run's batches, then report each batch."""
-    batch_ids = sorted({b.batch_id for b in run.batches})
-    if batch_ids:
-        await pipeline.run(batch_ids, progress)
-    for batch in run.batches:
-        run.reports.append(write_batch_report(batch, queries, report_dir))
-    run.summary = queries.outcome_summary(batch_ids)
-    return run
+    async def migrate(
+        self, paths: Sequence[Path], progress: Progress | None = None
+    ) -> MigrationRun:
+        """Take in ``paths`` and migrate their installations (see the module rules)."""
+        run = MigrationRun()
+        for path in paths:
+            try:
+                run.batches.append(self.intake(path))
+            except MigrationFileRejected as exc:
+                run.rejected.append((path, str(exc)))
+        batch_ids = sorted({b.batch_id for b in run.batches})
+        if batch_ids:
+            today = self.clock.now().date()
+            with self.uow_factory() as uow:
+                uow.migration.authorise_batches(batch_ids, OPERATOR, today)
+                uow.commit()
+            run.released = release_ready(
+                self.uow_factory, self.clock, batch_ids=batch_ids, actor=OPERATOR
+            )
+        await self.engine.drain(QUEUE, self.worker, progress)
+        for batch in run.batches:
+            run.reports.append(write_batch_report(batch, self.queries, self.report_dir))
+        run.summary = self.queries.outcome_summary(batch_ids)
+        return run
 
 
 def write_batch_report(batch: IntakeResult, queries: MigrationQueries, report_dir: Path) -> Path:

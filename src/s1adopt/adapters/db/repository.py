@@ -4,10 +4,21 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, func, insert, select, tuple_, update
+from sqlalchemy import (
+    Connection,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from s1adopt.adapters.db import tables as t
@@ -18,17 +29,18 @@ from s1adopt.domain.devices import (
     DeviceType,
     SmiStatus,
 )
-from s1adopt.domain.errors import MigrationFileRejected
+from s1adopt.domain.errors import InvalidIdentity, MigrationFileRejected
 from s1adopt.domain.failures import FailureReason
 from s1adopt.domain.identities import Eui64
 from s1adopt.domain.installation import Installation, InstallationType, MigrationState
+from s1adopt.domain.meter_points import MeterPointKind, ServiceFlag
 from s1adopt.domain.records import MigrationFileHeader
 from s1adopt.services.ports import (
     BatchInfo,
+    HeldBy,
+    KnownInstallation,
     MigrationUnit,
     NewInstallation,
-    Partition,
-    WorkStep,
 )
 
 IN_CHUNK = 500  # bound on the size of IN (...) lists
@@ -82,78 +94,121 @@ class SqlMigrationRepository:
 
     def held_in_inventory(
         self, device_ids: Sequence[Eui64], meter_points: Sequence[str]
-    ) -> set[Eui64 | str]:
-        """Those of the devices and meter points already in the inventory."""
-        held: set[Eui64 | str] = set()
+    ) -> dict[Eui64 | str, HeldBy]:
+        """Who holds each of the devices and meter points the inventory already has."""
+        held: dict[Eui64 | str, HeldBy] = {}
         values = [d.value for d in device_ids]
+        dev = t.device
         for part in _chunked(values):
             rows = self._c.execute(
-                select(t.device.c.device_id).where(t.device.c.device_id.in_(part))
+                select(dev.c.device_id, dev.c.installation_id, dev.c.smi_status).where(
+                    dev.c.device_id.in_(part)
+                )
             )
-            held.update(Eui64(r[0]) for r in rows)
+            for row in rows:
+                held[Eui64(row.device_id)] = HeldBy(
+                    row.installation_id, row.smi_status == SmiStatus.WITHDRAWN.value
+                )
+        mp = t.meter_point
         for part in _chunked(list(meter_points)):
-            rows = self._c.execute(
-                select(t.meter_point.c.mpxn).where(t.meter_point.c.mpxn.in_(part))
+            points = self._c.execute(
+                select(mp.c.mpxn, mp.c.installation_id).where(mp.c.mpxn.in_(part))
             )
-            held.update(r[0] for r in rows)
+            for mpxn, inst_id in points:
+                held[mpxn] = HeldBy(inst_id)
         return held
 
+    def known_installations(
+        self, smso: Eui64, references: Sequence[str]
+    ) -> dict[str, KnownInstallation]:
+        """The installations of this SMSO with these references, by reference."""
+        inst = t.installation
+        found: dict[str, KnownInstallation] = {}
+        for part in _chunked(list(references)):
+            rows = self._c.execute(
+                select(inst).where(inst.c.smso == smso.value, inst.c.reference.in_(part))
+            ).all()
+            if not rows:
+                continue
+            ids = [r.id for r in rows]
+            under_dcc = set(
+                self._c.execute(
+                    select(t.device.c.installation_id)
+                    .where(
+                        t.device.c.installation_id.in_(ids),
+                        t.device.c.credential_holder.in_(
+                            [CredentialHolder.REPLACING.value, CredentialHolder.DCC.value]
+                        ),
+                    )
+                    .distinct()
+                ).scalars()
+            )
+            for row in rows:
+                found[row.reference] = KnownInstallation(
+                    row.id, _installation_from_row(row), row.id in under_dcc
+                )
+        return found
+
     def add_installations(self, items: Sequence[NewInstallation], at: datetime) -> None:
-        """Insert installations with their history, devices, credentials, meter points, work."""
+        """Insert new installations and update corrected ones, with history, devices,
+        credentials and meter points."""
         if not items:
             return
-        rows = [
-            {
-                "batch_id": i.installation.batch_id,
-                "reference": i.installation.reference,
-                "installation_type": str(i.installation.installation_type),
-                "cohort": i.cohort,
-                "smso": i.smso.value,
-                "mpan": (i.mpan or None) and i.mpan[:24],
-                "mprn": (i.mprn or None) and i.mprn[:24],
-                "state": str(i.installation.state),
-                "attempts": i.installation.attempts,
-                "failure_reason": i.installation.failure_reason,
-                "failure_detail": i.installation.failure_detail,
-                "updated_at": at,
-            }
-            for i in items
-        ]
-        try:
-            ids = (
-                self._c.execute(
-                    insert(t.installation).returning(
-                        t.installation.c.id, sort_by_parameter_order=True
-                    ),
-                    rows,
+        new = [i for i in items if i.existing_id is None]
+        ids: list[int] = []
+        if new:
+            try:
+                ids = list(
+                    self._c.execute(
+                        insert(t.installation).returning(
+                            t.installation.c.id, sort_by_parameter_order=True
+                        ),
+                        [_installation_row(i, at) for i in new],
+                    )
+                    .scalars()
+                    .all()
                 )
-                .scalars()
-                .all()
+            except IntegrityError as exc:
+                raise MigrationFileRejected(
+                    "an installation reference appears twice in the file; references must be "
+                    "unique per SMSO"
+                ) from exc
+        corrected = [i for i in items if i.existing_id is not None]
+        if corrected:
+            self._c.execute(
+                update(t.installation).where(t.installation.c.id == bindparam("b_id")),
+                [{**_installation_row(i, at), "b_id": i.existing_id} for i in corrected],
             )
-        except IntegrityError as exc:
-            raise MigrationFileRejected(
-                "an installation reference appears twice in the file; references must be unique"
-            ) from exc
-        history, devices, statuses, creds, points, work = [], [], [], [], [], []
-        for inst_id, item in zip(ids, items, strict=True):
+            self._release_old_data([i.existing_id for i in corrected if i.existing_id], at)
+        history, devices, statuses, creds, points = [], [], [], [], []
+        pairs = list(zip(ids, new, strict=True)) + [
+            (i.existing_id, i) for i in corrected if i.existing_id is not None
+        ]
+        reclaimed = self._reclaimed_devices(
+            [d.device_id.value for _, item in pairs for d in item.devices]
+        )
+        for inst_id, item in pairs:
             inst = item.installation
             history.extend(_history_rows(inst_id, inst))
             inst.history.clear()
             if inst.state is MigrationState.VALIDATED:
-                work.append(
-                    {
-                        "installation_id": inst_id,
-                        "batch_id": inst.batch_id,
-                        "step": WorkStep.TEST,
-                        "created_at": at,
-                    }
-                )
-                if item.mpan:
-                    points.append({"mpxn": item.mpan, "kind": "MPAN", "installation_id": inst_id})
-                if item.mprn:
-                    points.append({"mpxn": item.mprn, "kind": "MPRN", "installation_id": inst_id})
+                for mpxn, kind in (
+                    (item.mpan, MeterPointKind.MPAN),
+                    (item.mprn, MeterPointKind.MPRN),
+                ):
+                    if mpxn:
+                        points.append(
+                            {"mpxn": mpxn, "kind": kind.value, "installation_id": inst_id}
+                        )
             for dev in item.devices:
-                devices.append(_device_row(inst_id, dev))
+                if dev.device_id.value in reclaimed:
+                    self._c.execute(
+                        update(t.device)
+                        .where(t.device.c.device_id == dev.device_id.value)
+                        .values(**_device_row(inst_id, dev))
+                    )
+                else:
+                    devices.append(_device_row(inst_id, dev))
                 statuses.extend(_status_rows(dev))
                 dev.history.clear()
             for device_id, sealed in item.sealed_credentials.items():
@@ -168,50 +223,213 @@ class SqlMigrationRepository:
         self._insert(t.installation_history, history)
         self._insert(t.device, devices)
         self._insert(t.device_status_history, statuses)
+        self._insert(
+            t.attempt,
+            [
+                {
+                    "installation_id": inst_id,
+                    "number": 0,
+                    "day": at.date(),
+                    "party": item.party.value if item.party else None,
+                    "outcome": "excluded_in_validation",
+                    "reason": item.installation.failure_reason,
+                }
+                for inst_id, item in pairs
+                if item.excluded_in_validation
+            ],
+        )
+        for part in _chunked([c["device_id"] for c in creds]):
+            self._c.execute(
+                delete(t.device_credential).where(
+                    t.device_credential.c.device_id.in_(part),
+                    t.device_credential.c.purpose == CredentialPurpose.SMSO.value,
+                )
+            )
         self._insert(t.device_credential, creds)
         self._insert(t.meter_point, points)
-        self._insert(t.work_item, work)
+
+    def _reclaimed_devices(self, device_ids: list[str]) -> set[str]:
+        """Devices of a record that already have a row (withdrawn, or of the same
+        installation's earlier data): they are updated rather than inserted."""
+        found: set[str] = set()
+        for part in _chunked(device_ids):
+            found.update(
+                self._c.execute(
+                    select(t.device.c.device_id).where(t.device.c.device_id.in_(part))
+                ).scalars()
+            )
+        return found
+
+    def _release_old_data(self, installation_ids: list[int], at: datetime) -> None:
+        """Corrected data replaces a record: the earlier devices are withdrawn (a device the
+        new record lists again is brought back by the caller) and the meter points that were
+        never enrolled are released."""
+        for part in _chunked(installation_ids):
+            old = (
+                self._c.execute(
+                    select(t.device.c.device_id).where(
+                        t.device.c.installation_id.in_(part),
+                        t.device.c.smi_status == SmiStatus.PENDING.value,
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            if old:
+                self._c.execute(
+                    update(t.device)
+                    .where(t.device.c.device_id.in_(old))
+                    .values(smi_status=SmiStatus.WITHDRAWN.value, status_since=at)
+                )
+                self._insert(
+                    t.device_status_history,
+                    [
+                        {
+                            "device_id": d,
+                            "status": SmiStatus.WITHDRAWN.value,
+                            "effective_from": at,
+                            "reason": "replaced by corrected migration data",
+                        }
+                        for d in old
+                    ],
+                )
+            self._c.execute(
+                delete(t.meter_point).where(
+                    t.meter_point.c.installation_id.in_(part),
+                    t.meter_point.c.service_flag.is_(None),
+                )
+            )
+
+    def refuse_records(self, batch_id: int, refusals: Sequence[tuple[str, str, str]]) -> None:
+        """Record (reference, reason, detail) of records that could not be applied."""
+        self._insert(
+            t.batch_refusal,
+            [
+                {"batch_id": batch_id, "reference": r[:64], "reason": why, "detail": detail}
+                for r, why, detail in refusals
+            ],
+        )
 
     def _insert(self, table: Any, rows: list[dict[str, Any]]) -> None:
         if rows:
             self._c.execute(insert(table), rows)
 
-    def pending_count(self, batch_ids: Sequence[int], partition: Partition | None = None) -> int:
-        """How many installations of the batches (and partition) wait for work."""
-        return int(
-            self._c.execute(
-                select(func.count())
-                .select_from(t.work_item)
-                .where(*_work_filter(batch_ids, partition))
-            ).scalar_one()
-        )
-
-    def next_work(
-        self,
-        batch_ids: Sequence[int],
-        limit: int,
-        after_id: int,
-        partition: Partition | None = None,
+    def releasable(
+        self, *, batch_ids: Sequence[int] | None, day: date | None, limit: int, after_id: int
     ) -> list[int]:
-        """Up to ``limit`` installation ids with pending work, above ``after_id``, in order."""
+        """Installations ready for an attempt (see the port's rule), in id order."""
+        inst = t.installation
+        conditions: list[Any] = [
+            inst.c.id > after_id,
+            inst.c.authorised_by.is_not(None),
+            inst.c.blocked.is_(False),
+        ]
+        if batch_ids is not None:
+            conditions.append(inst.c.batch_id.in_(list(batch_ids)))
+            conditions.append(inst.c.state == MigrationState.VALIDATED.value)
+        if day is not None:
+            conditions.append(inst.c.scheduled_for <= day)
+            conditions.append(
+                or_(
+                    inst.c.state == MigrationState.VALIDATED.value,
+                    and_(inst.c.state == MigrationState.FAILED.value, inst.c.retry_on <= day),
+                )
+            )
         rows = self._c.execute(
-            select(t.work_item.c.installation_id)
-            .where(*_work_filter(batch_ids, partition), t.work_item.c.installation_id > after_id)
-            .order_by(t.work_item.c.installation_id)
-            .limit(limit)
+            select(inst.c.id).where(*conditions).order_by(inst.c.id).limit(limit)
         )
         return [r[0] for r in rows]
 
-    def load_units(self, installation_ids: Sequence[int]) -> list[MigrationUnit]:
-        """The installations with their devices and sealed credentials (histories empty)."""
+    def authorise_batches(self, batch_ids: Sequence[int], by: str, day: date) -> int:
+        """Authorise the batches' not yet authorised VALIDATED and FAILED installations."""
+        inst = t.installation
+        ids = list(
+            self._c.execute(
+                select(inst.c.id).where(
+                    inst.c.batch_id.in_(list(batch_ids)),
+                    inst.c.authorised_by.is_(None),
+                    inst.c.state.in_([MigrationState.VALIDATED.value, MigrationState.FAILED.value]),
+                )
+            ).scalars()
+        )
+        for part in _chunked(ids):
+            self._c.execute(
+                update(inst).where(inst.c.id.in_(part)).values(authorised_by=by, authorised_on=day)
+            )
+        return len(ids)
+
+    def clear_schedule(self, installation_ids: Sequence[int]) -> None:
+        """Forget the installations' migration day (used up by their release)."""
+        for part in _chunked(list(installation_ids)):
+            self._c.execute(
+                update(t.installation)
+                .where(t.installation.c.id.in_(part))
+                .values(scheduled_for=None)
+            )
+
+    def pending_in_batches(self, batch_ids: Sequence[int]) -> int:
+        """How many of the batches' installations are in an attempt."""
+        inst = t.installation
+        return int(
+            self._c.execute(
+                select(func.count()).where(
+                    inst.c.batch_id.in_(list(batch_ids)),
+                    inst.c.state.in_([s.value for s in MigrationState if s.in_attempt]),
+                )
+            ).scalar_one()
+        )
+
+    def find_installation_id(self, identifier: str) -> int | None:
+        """An installation by reference, device EUI-64, MPAN or MPRN."""
+        text = identifier.strip()
+        try:
+            device_id = Eui64.parse(text).value
+        except InvalidIdentity:
+            device_id = None
+        if device_id is not None:
+            found = self._c.execute(
+                select(t.device.c.installation_id).where(t.device.c.device_id == device_id)
+            ).scalar_one_or_none()
+            if found is not None:
+                return int(found)
+        inst = t.installation
+        found = self._c.execute(
+            select(inst.c.id)
+            .where((inst.c.reference == text) | (inst.c.mpan == text) | (inst.c.mprn == text))
+            .order_by(inst.c.id.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+        return int(found) if found is not None else None
+
+    def load_installations(self, installation_ids: Sequence[int]) -> list[MigrationUnit]:
+        """Installations without devices or credentials, in id order."""
+        units: list[MigrationUnit] = []
+        for part in _chunked(list(installation_ids)):
+            rows = self._c.execute(
+                select(t.installation).where(t.installation.c.id.in_(part))
+            ).all()
+            units.extend(_unit_from_row(row, [], {}, None) for row in rows)
+        units.sort(key=lambda u: u.installation_id)
+        return units
+
+    def load_units(self, installation_ids: Sequence[int], queue: str) -> list[MigrationUnit]:
+        """The installations with their devices, sealed credentials and work step."""
         if not installation_ids:
             return []
         ids = list(installation_ids)
         insts = self._c.execute(select(t.installation).where(t.installation.c.id.in_(ids))).all()
         devs = self._c.execute(select(t.device).where(t.device.c.installation_id.in_(ids))).all()
+        steps = dict(
+            self._c.execute(
+                select(t.work_item.c.subject_id, t.work_item.c.step).where(
+                    t.work_item.c.queue == queue, t.work_item.c.subject_id.in_(ids)
+                )
+            ).all()
+        )
         by_inst: dict[int, list[Device]] = defaultdict(list)
         for row in devs:
-            by_inst[row.installation_id].append(_device_from_row(row, ""))
+            if row.smi_status != SmiStatus.WITHDRAWN.value:
+                by_inst[row.installation_id].append(_device_from_row(row, ""))
         device_ids = [row.device_id for row in devs]
         creds: dict[int, dict[tuple[Eui64, str], bytes]] = defaultdict(dict)
         owner = {row.device_id: row.installation_id for row in devs}
@@ -220,31 +438,13 @@ class SqlMigrationRepository:
                 select(t.device_credential).where(t.device_credential.c.device_id.in_(part))
             ):
                 creds[owner[row.device_id]][(Eui64(row.device_id), row.purpose)] = row.sealed
-        units = []
-        for row in sorted(insts, key=lambda r: r.id):
-            inst = Installation(
-                reference=row.reference,
-                batch_id=row.batch_id,
-                installation_type=InstallationType(row.installation_type),
-                state=MigrationState(row.state),
-                attempts=row.attempts,
-                failure_reason=FailureReason(row.failure_reason) if row.failure_reason else None,
-                failure_detail=row.failure_detail,
-                electricity_only=bool(row.electricity_only),
-            )
-            devices = by_inst[row.id]
-            for dev in devices:
-                dev.installation_ref = row.reference
-            units.append(
-                MigrationUnit(
-                    installation_id=row.id,
-                    installation=inst,
-                    smso=Eui64(row.smso),
-                    mpxns=[p for p in (row.mpan, row.mprn) if p],
-                    devices=devices,
-                    credentials=creds[row.id],
-                )
-            )
+        units = [
+            _unit_from_row(row, by_inst[row.id], creds[row.id], steps.get(row.id))
+            for row in sorted(insts, key=lambda r: r.id)
+        ]
+        for unit in units:
+            for dev in unit.devices:
+                dev.installation_ref = unit.installation.reference
         return units
 
     def save_units(self, units: Sequence[MigrationUnit], at: datetime) -> None:
@@ -258,20 +458,22 @@ class SqlMigrationRepository:
         creds_store: list[dict[str, Any]] = []
         creds_drop: list[tuple[str, str]] = []
         audit: list[dict[str, Any]] = []
-        enrol: list[int] = []
-        enrol_mpan_only: list[int] = []
-        done: list[int] = []
-        steps: list[dict[str, Any]] = []
+        attempts: list[dict[str, Any]] = []
+        enrol: dict[MeterPointKind, list[int]] = defaultdict(list)
         for unit in units:
             inst = unit.installation
             inst_rows.append(
                 {
                     "b_id": unit.installation_id,
+                    "batch_id": inst.batch_id,
                     "state": str(inst.state),
                     "attempts": inst.attempts,
                     "failure_reason": inst.failure_reason,
                     "failure_detail": inst.failure_detail,
                     "electricity_only": inst.electricity_only,
+                    "authorised_by": inst.authorised_by,
+                    "retry_on": inst.retry_on,
+                    "blocked": inst.blocked,
                     "updated_at": at,
                 }
             )
@@ -309,15 +511,19 @@ class SqlMigrationRepository:
                 }
                 for d, e in unit.audit
             )
-            if unit.enrol_meter_points:
-                if unit.installation.electricity_only:
-                    enrol_mpan_only.append(unit.installation_id)
-                else:
-                    enrol.append(unit.installation_id)
-            if unit.next_step is None:
-                done.append(unit.installation_id)
-            else:
-                steps.append({"b_id": unit.installation_id, "step": unit.next_step})
+            for kind in unit.enrol:
+                enrol[kind].append(unit.installation_id)
+            if unit.ended is not None:
+                attempts.append(
+                    {
+                        "installation_id": unit.installation_id,
+                        "number": unit.ended.number,
+                        "day": at.date(),
+                        "party": unit.party.value if unit.party else None,
+                        "outcome": unit.ended.outcome,
+                        "reason": unit.ended.reason,
+                    }
+                )
         self._c.execute(
             update(t.installation).where(t.installation.c.id == bindparam("b_id")),
             inst_rows,
@@ -336,25 +542,9 @@ class SqlMigrationRepository:
         self._insert(t.installation_history, history)
         self._insert(t.device_status_history, statuses)
         self._insert(t.credential_audit, audit)
-        for part in _chunked(enrol):
-            self._c.execute(
-                update(t.meter_point)
-                .where(t.meter_point.c.installation_id.in_(part))
-                .values(service_flag="Enrolled", flag_since=at)
-            )
-        for part in _chunked(enrol_mpan_only):  # GT01: the MPRN stays outside the service
-            self._c.execute(
-                update(t.meter_point)
-                .where(t.meter_point.c.installation_id.in_(part), t.meter_point.c.kind == "MPAN")
-                .values(service_flag="Enrolled", flag_since=at)
-            )
-        for part in _chunked(done):
-            self._c.execute(delete(t.work_item).where(t.work_item.c.installation_id.in_(part)))
-        if steps:
-            self._c.execute(
-                update(t.work_item).where(t.work_item.c.installation_id == bindparam("b_id")),
-                steps,
-            )
+        self._insert(t.attempt, attempts)
+        for kind, inst_ids in enrol.items():
+            self._enrol(kind, inst_ids, at)
         for unit in units:
             unit.installation.history.clear()
             for dev in unit.devices:
@@ -362,17 +552,100 @@ class SqlMigrationRepository:
             unit.store_credentials.clear()
             unit.drop_credentials.clear()
             unit.audit.clear()
-            unit.enrol_meter_points = False
+            unit.enrol = frozenset()
+            unit.ended = None
+            unit.changed = False
+
+    def _enrol(self, kind: MeterPointKind, installation_ids: list[int], at: datetime) -> None:
+        """Set the DCC Service Flag of the installations' meter points of ``kind`` to
+        Enrolled, recording each change for the registration status file."""
+        mp = t.meter_point
+        for part in _chunked(installation_ids):
+            where = (
+                mp.c.installation_id.in_(part),
+                mp.c.kind == kind.value,
+                or_(mp.c.service_flag.is_(None), mp.c.service_flag != ServiceFlag.ENROLLED.value),
+            )
+            changed = self._c.execute(select(mp.c.mpxn).where(*where)).scalars().all()
+            if not changed:
+                continue
+            self._c.execute(
+                update(mp)
+                .where(*where)
+                .values(service_flag=ServiceFlag.ENROLLED.value, flag_since=at)
+            )
+            self._insert(
+                t.flag_change,
+                [
+                    {
+                        "mpxn": mpxn,
+                        "kind": kind.value,
+                        "flag": ServiceFlag.ENROLLED.value,
+                        "at": at,
+                        "day": at.date(),
+                    }
+                    for mpxn in changed
+                ],
+            )
 
 
-def _work_filter(batch_ids: Sequence[int], partition: Partition | None) -> list[Any]:
-    """Work of the batches; with a partition (index, count), only installation ids whose
-    remainder modulo ``count`` is ``index``, so workers share the work without overlap."""
-    conditions: list[Any] = [t.work_item.c.batch_id.in_(list(batch_ids))]
-    if partition is not None:
-        index, count = partition
-        conditions.append(t.work_item.c.installation_id % count == index)
-    return conditions
+def _installation_row(item: NewInstallation, at: datetime) -> dict[str, Any]:
+    inst = item.installation
+    return {
+        "batch_id": inst.batch_id,
+        "reference": inst.reference,
+        "installation_type": str(inst.installation_type),
+        "cohort": item.cohort,
+        "smso": item.smso.value,
+        "mpan": (item.mpan or None) and item.mpan[:24],
+        "mprn": (item.mprn or None) and item.mprn[:24],
+        "state": str(inst.state),
+        "attempts": inst.attempts,
+        "failure_reason": inst.failure_reason,
+        "failure_detail": inst.failure_detail,
+        "electricity_only": inst.electricity_only,
+        "party": item.party.value if item.party else None,
+        "authorised_by": inst.authorised_by,
+        "authorised_on": item.authorised_on if inst.authorised_by else None,
+        "retry_on": inst.retry_on,
+        "blocked": inst.blocked,
+        "updated_at": at,
+    }
+
+
+def _installation_from_row(row: Any) -> Installation:
+    return Installation(
+        reference=row.reference,
+        batch_id=row.batch_id,
+        installation_type=InstallationType(row.installation_type),
+        state=MigrationState(row.state),
+        attempts=row.attempts,
+        failure_reason=FailureReason(row.failure_reason) if row.failure_reason else None,
+        failure_detail=row.failure_detail,
+        electricity_only=bool(row.electricity_only),
+        authorised_by=row.authorised_by,
+        retry_on=row.retry_on,
+        blocked=bool(row.blocked),
+    )
+
+
+def _unit_from_row(
+    row: Any,
+    devices: list[Device],
+    credentials: dict[tuple[Eui64, str], bytes],
+    step: str | None,
+) -> MigrationUnit:
+    return MigrationUnit(
+        installation_id=row.id,
+        installation=_installation_from_row(row),
+        smso=Eui64(row.smso),
+        mpxns=[p for p in (row.mpan, row.mprn) if p],
+        devices=devices,
+        credentials=credentials,
+        party=Eui64(row.party) if row.party else None,
+        step=step,
+        next_step=step,
+    )
 
 
 def _history_rows(inst_id: int, inst: Installation) -> list[dict[str, Any]]:

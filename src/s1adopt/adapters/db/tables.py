@@ -7,8 +7,10 @@ them, and ``credential_audit`` records events without any secret.
 from __future__ import annotations
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     Column,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -65,7 +67,18 @@ installation = Table(
     Column("failure_detail", Text, nullable=False),
     Column("electricity_only", Boolean, nullable=False, server_default=false()),
     Column("updated_at", TZ, nullable=False),
-    UniqueConstraint("batch_id", "reference"),
+    # the migration programme (revision 0003)
+    Column("party", EUI),  # the authoriser, else the responsible supplier
+    Column("authorised_by", EUI),  # a supplier's EUI-64 or "operator"
+    Column("authorised_on", Date),
+    Column("scheduled_for", Date),
+    Column("retry_on", Date),
+    Column("blocked", Boolean, nullable=False, server_default=false()),
+    UniqueConstraint("smso", "reference", name="uq_installation_smso_reference"),
+    Index("ix_installation_mpan", "mpan"),
+    Index("ix_installation_mprn", "mprn"),
+    Index("ix_installation_party_state", "party", "state"),
+    Index("ix_installation_scheduled_for", "scheduled_for"),
 )
 
 installation_history = Table(
@@ -138,9 +151,137 @@ meter_point = Table(
 work_item = Table(
     "work_item",
     metadata,
-    Column("installation_id", ForeignKey("installation.id"), primary_key=True),
-    Column("batch_id", ForeignKey("migration_batch.id"), nullable=False),
+    Column("queue", String(16), primary_key=True),
+    Column("subject_id", Integer, primary_key=True),
     Column("step", String(16), nullable=False),
+    Column("due_at", TZ),
     Column("created_at", TZ, nullable=False),
-    Index("ix_work_item_batch_installation", "batch_id", "installation_id"),
+)
+
+batch_refusal = Table(  # records of a file that could not be applied to their installation
+    "batch_refusal",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("batch_id", ForeignKey("migration_batch.id"), nullable=False, index=True),
+    Column("reference", String(64), nullable=False),
+    Column("reason", String(40), nullable=False),
+    Column("detail", Text, nullable=False),
+)
+
+party = Table(
+    "party",
+    metadata,
+    Column("eui", EUI, primary_key=True),
+    Column("short_code", String(16), nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("roles", String(64), nullable=False),  # space-separated role codes
+    Column("status", String(16), nullable=False),
+    Column("updated_at", TZ, nullable=False),
+)
+
+registration = Table(
+    "registration",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("mpxn", String(24), nullable=False),
+    Column("kind", String(4), nullable=False),
+    Column("supplier", EUI, nullable=False),
+    Column("network_operator", EUI, nullable=False),
+    Column("effective_from", Date, nullable=False),
+    Column("file_id", Integer, nullable=False),  # exchange_file.id, or a registration load
+    UniqueConstraint("mpxn", "effective_from", name="uq_registration_mpxn_effective"),
+)
+
+exchange_file = Table(  # every file taken in (from the exchange or the command line)
+    "exchange_file",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("digest", String(64), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("sender", String(32), nullable=False),
+    Column("received_at", TZ, nullable=False),
+    Column("accepted", Boolean, nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("faults", JSON, nullable=False),
+    UniqueConstraint("digest", "kind", name="uq_exchange_file_digest_kind"),
+)
+
+demand = Table(
+    "demand",
+    metadata,
+    Column("party", EUI, primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("cohort", String(16), primary_key=True),
+    Column("installations", Integer, nullable=False),
+    Column("reference", String(32), nullable=False),  # of the demand file (the latest wins)
+)
+
+allocation = Table(
+    "allocation",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("cohort", String(16), primary_key=True),
+    Column("party", EUI, primary_key=True),
+    Column("demand", Integer, nullable=False),
+    Column("allocated", Integer, nullable=False),
+    Column("scheduled", Integer, nullable=False),
+    Column("decided_on", Date, nullable=False),
+)
+
+authorisation = Table(
+    "authorisation",
+    metadata,
+    Column("mpxn", String(24), primary_key=True),
+    Column("party", EUI, nullable=False),
+    Column("file_id", Integer, nullable=False),
+    Column("authorised_on", Date, nullable=False),
+)
+
+notice = Table(
+    "notice",
+    metadata,
+    Column("kind", String(8), primary_key=True),
+    Column("installation_id", ForeignKey("installation.id"), primary_key=True),
+    Column("day", Date, primary_key=True),  # the upgrade or migration day it announces
+    Column("party", EUI, nullable=False),
+    Column("sent_on", Date, nullable=False),
+)
+
+attempt = Table(  # how each attempt ended, for the Migration Reporting Regime
+    "attempt",
+    metadata,
+    Column("installation_id", ForeignKey("installation.id"), primary_key=True),
+    Column("number", Integer, primary_key=True),  # 0: an exclusion without an attempt
+    Column("day", Date, nullable=False, index=True),
+    Column("party", EUI),
+    Column("outcome", String(24), nullable=False),  # commissioned | failed | excluded | ...
+    Column("reason", String(40)),
+)
+
+flag_change = Table(  # DCC Service Flag changes, for the registration status file
+    "flag_change",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("mpxn", String(24), nullable=False),
+    Column("kind", String(4), nullable=False),
+    Column("flag", String(16), nullable=False),
+    Column("at", TZ, nullable=False),
+    Column("day", Date, nullable=False, index=True),
+)
+
+programme_day = Table(
+    "programme_day",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("started_at", TZ, nullable=False),
+    Column("completed_at", TZ),
+)
+
+party_day = Table(  # the report of a party for a migration day, as it stood at the day's end
+    "party_day",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("party", EUI, primary_key=True),
+    Column("counts", JSON, nullable=False),
 )

@@ -7,9 +7,11 @@ from types import TracebackType
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
+from s1adopt.adapters.db.programme import SqlProgrammeRepository
 from s1adopt.adapters.db.repository import SqlMigrationRepository
+from s1adopt.adapters.work.store_queue import StoreWorkQueue
 from s1adopt.domain.errors import ConfigurationError
-from s1adopt.services.ports import MigrationRepository
+from s1adopt.services.ports import MigrationRepository, ProgrammeRepository, WorkQueue
 
 
 class SqlUnitOfWork:
@@ -25,6 +27,8 @@ class SqlUnitOfWork:
             raise ConfigurationError(f"database unreachable: {exc.orig}") from exc
         self._transaction = self._connection.begin()
         self.migration: MigrationRepository = SqlMigrationRepository(self._connection)
+        self.programme: ProgrammeRepository = SqlProgrammeRepository(self._connection)
+        self.work: WorkQueue = StoreWorkQueue(self._connection)
         return self
 
     def __exit__(

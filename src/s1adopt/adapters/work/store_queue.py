@@ -1,0 +1,99 @@
+"""The durable work queue on the store: one ``work_item`` row per (queue, subject).
+
+Items are written on the unit of work's connection, so they commit or roll back with the
+state change that asks for them (the outbox rule of DESIGN.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
+
+from s1adopt.adapters.db import tables as t
+from s1adopt.services.ports import Partition
+
+IN_CHUNK = 500
+
+
+class StoreWorkQueue:
+    """``services.ports.WorkQueue`` on one open connection (inside a transaction)."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._c = connection
+
+    def put(self, queue: str, items: Sequence[tuple[int, str]], at: datetime) -> None:
+        """Set each (subject, step): update existing items, insert the others."""
+        if not items:
+            return
+        wi = t.work_item
+        ids = [subject for subject, _ in items]
+        existing: set[int] = set()
+        for start in range(0, len(ids), IN_CHUNK):
+            existing.update(
+                self._c.execute(
+                    select(wi.c.subject_id).where(
+                        wi.c.queue == queue, wi.c.subject_id.in_(ids[start : start + IN_CHUNK])
+                    )
+                ).scalars()
+            )
+        moved = [{"b_id": s, "b_step": step} for s, step in items if s in existing]
+        added = [
+            {"queue": queue, "subject_id": s, "step": step, "created_at": at}
+            for s, step in items
+            if s not in existing
+        ]
+        if moved:
+            self._c.execute(
+                update(wi)
+                .where(wi.c.queue == queue, wi.c.subject_id == bindparam("b_id"))
+                .values(step=bindparam("b_step")),
+                moved,
+            )
+        if added:
+            self._c.execute(insert(wi), added)
+
+    def finish(self, queue: str, subject_ids: Sequence[int]) -> None:
+        """Remove the subjects' items."""
+        wi = t.work_item
+        ids = list(subject_ids)
+        for start in range(0, len(ids), IN_CHUNK):
+            self._c.execute(
+                delete(wi).where(
+                    wi.c.queue == queue, wi.c.subject_id.in_(ids[start : start + IN_CHUNK])
+                )
+            )
+
+    def due(
+        self, queue: str, limit: int, after_id: int, partition: Partition | None = None
+    ) -> list[int]:
+        """Up to ``limit`` subjects with work above ``after_id``, in id order."""
+        wi = t.work_item
+        rows = self._c.execute(
+            select(wi.c.subject_id)
+            .where(*_filter(queue, partition), wi.c.subject_id > after_id)
+            .order_by(wi.c.subject_id)
+            .limit(limit)
+        )
+        return [r[0] for r in rows]
+
+    def count(self, queue: str, partition: Partition | None = None) -> int:
+        """How many subjects of the queue (and partition) have work."""
+        return int(
+            self._c.execute(
+                select(func.count()).select_from(t.work_item).where(*_filter(queue, partition))
+            ).scalar_one()
+        )
+
+
+def _filter(queue: str, partition: Partition | None) -> list[Any]:
+    """Items of the queue; with a partition (index, count), only subjects whose id modulo
+    ``count`` is ``index``, so workers share the work without overlap."""
+    wi = t.work_item
+    conditions: list[Any] = [wi.c.queue == queue]
+    if partition is not None:
+        index, count = partition
+        conditions.append(wi.c.subject_id % count == index)
+    return conditions
