@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from s1adopt.adapters.db.engine import make_engine, upgrade_schema
 from s1adopt.adapters.db.queries import SqlMigrationQueries
 from s1adopt.adapters.db.uow import SqlUnitOfWork
+from s1adopt.adapters.exchange.directory import DirectoryExchange
 from s1adopt.adapters.headend.directory import HeadEndDirectory
 from s1adopt.adapters.headend.policy import RetryPolicy
 from s1adopt.adapters.keys.vault import Keyring
@@ -23,6 +24,7 @@ from s1adopt.adapters.work.processes import ProcessPoolEngine
 from s1adopt.config import Settings
 from s1adopt.domain.eligibility import EligibleProducts
 from s1adopt.domain.errors import ConfigurationError
+from s1adopt.domain.retry import RetryRules
 from s1adopt.formats.eligible_products import load_eligible_products
 from s1adopt.services.intake import IntakeResult, take_in_migration_file
 from s1adopt.services.migrate import Migrator
@@ -30,6 +32,11 @@ from s1adopt.services.migration.steps import StepContext
 from s1adopt.services.migration.worker import MigrationWorker
 from s1adopt.services.ports import Clock, Partition, Progress, UnitOfWork, WorkEngine
 from s1adopt.services.ports import HeadEndDirectory as HeadEndDirectoryPort
+from s1adopt.services.programme.admin import InstallationAdmin
+from s1adopt.services.programme.capacity import ProgrammeRules
+from s1adopt.services.programme.exchange_intake import ExchangeIntake
+from s1adopt.services.programme.registration import RegistrationLoad, load_registration
+from s1adopt.services.programme.run import Programme, ProgrammeClock
 from s1adopt.services.queries import MigrationQueries
 
 
@@ -94,7 +101,13 @@ class Application:
     def migration_worker(self, headends: HeadEndDirectoryPort) -> MigrationWorker:
         """The migration steps' handler on these head ends."""
         return MigrationWorker(
-            StepContext(self.unit_of_work, headends, self.keyring.vault(), self.clock)
+            StepContext(
+                self.unit_of_work,
+                headends,
+                self.keyring.vault(),
+                self.clock,
+                self.programme_rules().retry,
+            )
         )
 
     def work_engine(
@@ -141,6 +154,66 @@ class Application:
             self.queries,
             self.clock,
             self.settings.report_dir,
+        )
+
+    def programme_rules(self) -> ProgrammeRules:
+        """The programme's rules from the settings (``ConfigurationError`` if they clash)."""
+        s = self.settings
+        try:
+            return ProgrammeRules(
+                capacity=s.capacities(),
+                dmin=s.dmin,
+                lead_days=s.lead_days,
+                notice_days=s.notice_days,
+                cutoff_days=s.cutoff_days,
+                retry=RetryRules(s.max_attempts, s.backoff_days()),
+            )
+        except ValueError as exc:
+            raise ConfigurationError(str(exc)) from exc
+
+    def programme(self, exchange_dir: Path, headends: HeadEndDirectoryPort) -> Programme:
+        """The migration programme on an exchange directory (the clock must be a
+        ``ProgrammeClock``: see ``clock_override``)."""
+        clock = self.clock
+        if not isinstance(clock, ProgrammeClock):
+            raise ConfigurationError("the programme runs on a ProgrammeClock")
+        rules = self.programme_rules()
+        exchange = DirectoryExchange(exchange_dir)
+        intake = ExchangeIntake(
+            self.unit_of_work,
+            exchange,
+            clock,
+            self.intake(),
+            rules,
+            self.settings.max_exchange_file_bytes,
+        )
+        worker = MigrationWorker(
+            StepContext(self.unit_of_work, headends, self.keyring.vault(), clock, rules.retry)
+        )
+        return Programme(
+            self.unit_of_work,
+            exchange,
+            clock,
+            intake,
+            self.work_engine(),  # in this process: the programme's clock is this process's
+            worker,
+            rules,
+            self.settings.report_dir,
+        )
+
+    def admin(self) -> InstallationAdmin:
+        """Operator and supplier actions on installations."""
+        return InstallationAdmin(self.unit_of_work, self.clock, self.settings.cutoff_days)
+
+    def load_registration(self, path: Path, progress: Progress | None = None) -> RegistrationLoad:
+        """Take in one registration data file."""
+        return load_registration(
+            path,
+            self.unit_of_work,
+            self.clock,
+            self.settings.max_exchange_file_bytes,
+            None,
+            progress,
         )
 
     def pending_work(self, queue: str) -> int:

@@ -39,3 +39,47 @@ class Settings(BaseSettings):
     )
     headend_timeout: float = Field(default=10.0, gt=0)
     headend_retries: int = Field(default=3, ge=0, le=20)
+
+    # the migration programme
+    capacity: str = Field(
+        default="IOC=400,MOC=400,FOC=400",
+        description="daily migration capacity per cohort, e.g. IOC=400,MOC=400,FOC=400",
+    )
+    dmin: int = Field(default=100, ge=0, description="the MSM's flat daily allocation per party")
+    lead_days: int = Field(
+        default=2, ge=0, le=60, description="days ahead an allocation is decided"
+    )
+    notice_days: int = Field(
+        default=2, ge=0, le=60, description="days ahead dormant installations' notices go"
+    )
+    cutoff_days: int = Field(
+        default=1, ge=0, le=60, description="days before its day a schedule stops changing"
+    )
+    max_attempts: int = Field(default=5, ge=1, le=50, description="the attempt that excludes")
+    retry_backoff: str = Field(
+        default="1,2,4,8", description="days to wait after the 1st, 2nd, ... transient failure"
+    )
+    max_exchange_file_bytes: int = Field(default=1024**3, gt=0)
+
+    def capacities(self) -> dict[str, int]:
+        """``capacity`` as a mapping; ``ValueError`` names a malformed entry."""
+        result: dict[str, int] = {}
+        for part in self.capacity.split(","):
+            name, _, number = part.strip().partition("=")
+            if not name or not number.strip().isdigit():
+                raise ValueError(
+                    f"S1ADOPT_CAPACITY entry {part.strip()!r} is not COHORT=NUMBER "
+                    "(e.g. IOC=400,MOC=400,FOC=400)"
+                )
+            result[name.strip().upper()] = int(number)
+        return result
+
+    def backoff_days(self) -> tuple[int, ...]:
+        """``retry_backoff`` as whole days; ``ValueError`` names a malformed entry."""
+        try:
+            days = tuple(int(p) for p in self.retry_backoff.split(","))
+        except ValueError as exc:
+            raise ValueError(
+                f"S1ADOPT_RETRY_BACKOFF {self.retry_backoff!r} is not a list of days like 1,2,4,8"
+            ) from exc
+        return days

@@ -9,8 +9,33 @@ from pathlib import Path
 from tests.e2e.conftest import cli
 
 
-def test_the_demo_migrates_a_fleet_and_every_outcome_equals_expected_json(tmp_path: Path) -> None:
+def test_the_demo_tells_the_programme_and_every_outcome_equals_expected_json(
+    tmp_path: Path,
+) -> None:
     done = cli("demo", "--installations", "300", "--seed", "11", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "outcomes equal expected.json" in done.stdout
+    assert "no unauthorised installation was contacted" in " ".join(done.stdout.split())
+    assert "Migration day" in done.stdout
+    workdir = tmp_path / "s1adopt-demo"
+    chart = workdir / "reports" / "programme-progress.png"
+    assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    expected = json.loads((workdir / "fleet" / "expected.json").read_text())["installations"]
+    actual: dict[str, str] = {}
+    outboxes = (workdir / "fleet" / "exchange").glob("*/outbox")
+    for report in (r for box in outboxes for r in box.glob("MRR_*.detail.csv")):
+        with open(report, newline="") as handle:
+            for row in csv.DictReader(handle):
+                actual[row["reference"]] = row["outcome"]  # the last attempt's outcome wins
+    attempted = {ref: want for ref, want in expected.items() if ref in actual}
+    assert actual == attempted
+    assert len(attempted) > 0.9 * len(expected)
+
+
+def test_the_plain_demo_migrates_a_fleet_and_every_outcome_equals_expected_json(
+    tmp_path: Path,
+) -> None:
+    done = cli("demo", "--plain", "--installations", "300", "--seed", "11", cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "outcomes equal expected.json" in done.stdout
     workdir = tmp_path / "s1adopt-demo"

@@ -79,3 +79,12 @@ class ExchangeFileRejected(S1AdoptError):
     def __init__(self, message: str, faults: list[tuple[str, str]] | None = None) -> None:
         super().__init__(message)
         self.faults = faults if faults is not None else [("file", message)]
+
+
+class PermissionDenied(S1AdoptError):
+    """The actor may not do this (for example a supplier acting on an installation it is not
+    responsible for)."""
+
+
+class InvalidRequest(S1AdoptError, ValueError):
+    """A request that cannot be carried out as asked (the message says why and what to do)."""

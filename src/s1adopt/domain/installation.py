@@ -197,7 +197,9 @@ class Installation:
             return
         reason, detail = failure
         excluded = reason.failure_class is FailureClass.FINAL
-        self._move(MigrationState.EXCLUDED if excluded else MigrationState.FAILED, at, reason, detail)
+        self._move(
+            MigrationState.EXCLUDED if excluded else MigrationState.FAILED, at, reason, detail
+        )
         self.failure_reason, self.failure_detail = reason, detail
 
     def authorise(self, by: str, at: datetime) -> None:

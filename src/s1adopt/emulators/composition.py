@@ -13,6 +13,9 @@ Rules:
   and its devices' IDs follow from its number (``device_prefix``, number, slot), so the same
   seed gives the same installation whatever the faults around it; faults draw from a
   second generator.
+- The meter points drawn are the ones the installation is registered with
+  (``ComposedInstallation.registered``); a fault that corrupts the MPAN changes only what the
+  migration file says. ``is_dual_fuel`` tells, without composing, whether it has an MPRN.
 - A fault changes only the installation's ESME (or its MPAN), as ``faults.FaultKind`` says,
   except ``han_failure``, which makes the installation dual fuel and puts the fault on its
   GPF and GSME.
@@ -84,11 +87,22 @@ class _EsmeClaim:
 
 
 @dataclass(frozen=True, slots=True)
+class MeterPoints:
+    """The meter points an installation is registered with: the real ones, whatever its
+    migration file says (a ``bad_mpan`` file carries a corrupted MPAN)."""
+
+    mpan: str
+    mprn: str | None  # dual fuel only
+
+
+@dataclass(frozen=True, slots=True)
 class ComposedInstallation:
-    """One installation: its migration file record and the devices the head end serves."""
+    """One installation: its migration file record, the devices the head end serves and its
+    registered meter points."""
 
     record: InstallationRecord
     devices: tuple[DeviceEntry, ...]
+    registered: MeterPoints
 
 
 class InstallationComposer:
@@ -110,14 +124,10 @@ class InstallationComposer:
         self, number: int, fault: FaultKind | None, dormant: bool = False
     ) -> ComposedInstallation:
         """Installation ``S1-<number>``, with ``fault`` planted (None for a healthy one)."""
-        # A seeded generator on purpose: the emulated world is test material that the same
-        # seed must reproduce; nothing real is protected by it.
-        rng = random.Random(self._seed * 1_000_003 + number)  # noqa: S311
-        dual_fuel = rng.random() < DUAL_FUEL_SHARE or fault is FaultKind.HAN_FAILURE
-        prepayment = rng.random() < PREPAYMENT_SHARE
-        first_twelve = f"{rng.randint(10, 23):02d}{number:010d}"
-        mpan = Mpan.with_check_digit(first_twelve).core
-        mprn = Mprn.with_check_digits(f"{MPRN_BASE + number:08d}").value if dual_fuel else None
+        rng = installation_rng(self._seed, number)
+        registered, prepayment = _draw_meter_points(rng, number, fault)
+        mpan, mprn = registered.mpan, registered.mprn
+        dual_fuel = mprn is not None
         chf = self._device(rng, number, DeviceType.CHF, None, dormant)
         esme = self._device(rng, number, DeviceType.ESME, chf, dormant, mpan)
         devices = [chf, esme]
@@ -149,7 +159,7 @@ class InstallationComposer:
         )
         payment = "prepayment" if prepayment else "credit"
         entries = tuple(_entry(d, payment) for d in devices if d.in_emulator)
-        return ComposedInstallation(record, entries)
+        return ComposedInstallation(record, entries, registered)
 
     def _device(
         self,
@@ -240,6 +250,36 @@ def _entry(device: _PlannedDevice, payment: str) -> DeviceEntry:
         payment=payment if meter else None,
         import_register=device.import_register,
     )
+
+
+def installation_rng(seed: int, number: int) -> random.Random:
+    """The generator installation ``number`` draws its composition from."""
+    # A seeded generator on purpose: the emulated world is test material that the same seed
+    # must reproduce; nothing real is protected by it.
+    return random.Random(seed * 1_000_003 + number)  # noqa: S311
+
+
+def is_dual_fuel(seed: int, number: int, fault: FaultKind | None) -> bool:
+    """Whether installation ``number`` of a fleet made from ``seed`` has an MPRN (the same
+    first draw as ``InstallationComposer.compose``, without composing it)."""
+    return _dual_fuel(installation_rng(seed, number), fault)
+
+
+def _dual_fuel(rng: random.Random, fault: FaultKind | None) -> bool:
+    """The first draw of an installation."""
+    return rng.random() < DUAL_FUEL_SHARE or fault is FaultKind.HAN_FAILURE
+
+
+def _draw_meter_points(
+    rng: random.Random, number: int, fault: FaultKind | None
+) -> tuple[MeterPoints, bool]:
+    """The first draws of an installation: its meter points and whether it is prepayment."""
+    dual_fuel = _dual_fuel(rng, fault)
+    prepayment = rng.random() < PREPAYMENT_SHARE
+    first_twelve = f"{rng.randint(10, 23):02d}{number:010d}"
+    mpan = Mpan.with_check_digit(first_twelve).core
+    mprn = Mprn.with_check_digits(f"{MPRN_BASE + number:08d}").value if dual_fuel else None
+    return MeterPoints(mpan, mprn), prepayment
 
 
 def installation_reference(number: int) -> str:

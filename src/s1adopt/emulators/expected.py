@@ -1,15 +1,20 @@
 """``expected.json`` of a generated fleet: the outcome the service must reach per installation.
 
 Format: ``{"seed", "fault_rate", "dormant_rate", "total", "cohorts": {cohort: count},
-"outcomes": {outcome: count} (only outcomes that occur), "installations": {reference:
-outcome}}``, written as the fleet streams out. Dormant installations must end
+"outcomes": {outcome: count} (only outcomes that occur), "suppliers": {supplier EUI-64:
+installations it is responsible for}, "unauthorised": [references, sorted] (installations no
+authorisation of their responsible supplier names; empty when none), "installations":
+{reference: outcome}}``, written as the fleet streams out. Dormant installations must end
 ``commissioned`` (after their firmware upgrade); a ``han_failure`` installation
-``commissioned_electricity_only`` (GT01).
+``commissioned_electricity_only`` (GT01). ``installations`` holds the outcome each
+installation reaches when migrated (``s1adopt migrate``, which does not look at
+authorisations), unauthorised ones included.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import TextIO
 
 from s1adopt.domain.failures import COMMISSIONED_OUTCOME
@@ -39,6 +44,8 @@ class ExpectedWriter:
         total: int,
         cohorts: dict[str, int],
         outcomes: dict[str, int],
+        suppliers: dict[str, int],
+        unauthorised: Iterable[str],
     ) -> None:
         self._out, self._first = out, True
         out.write(
@@ -49,8 +56,15 @@ class ExpectedWriter:
             f'  "total": {json.dumps(total)},\n'
             f'  "cohorts": {json.dumps(cohorts)},\n'
             f'  "outcomes": {json.dumps(outcomes)},\n'
-            '  "installations": {'
+            f'  "suppliers": {json.dumps(suppliers)},\n'
+            '  "unauthorised": ['
         )
+        first = True
+        for reference in unauthorised:  # streamed: it may hold a million references
+            out.write(("\n    " if first else ",\n    ") + json.dumps(reference))
+            first = False
+        out.write("],\n" if first else "\n  ],\n")
+        out.write('  "installations": {')
 
     def add(self, reference: str, outcome: str) -> None:
         """Record the outcome expected for one installation."""

@@ -41,9 +41,12 @@ class SmsoProfile:
     share: float
     session_limit: int
 
-    def file_id(self, seed: int) -> str:
-        """The FileID of this SMSO's migration file for a fleet made from ``seed``."""
-        return f"MIG-SMSO-{self.file_tag}-{seed}"
+    def file_id(self, seed: int, supplier_code: str | None = None) -> str:
+        """The FileID of this SMSO's migration file for a fleet made from ``seed`` (of its
+        file for one supplier, when the fleet has several files per SMSO)."""
+        if supplier_code is None:
+            return f"MIG-SMSO-{self.file_tag}-{seed}"
+        return f"MIG-SMSO-{self.file_tag}-{supplier_code}-{seed}"
 
 
 SMSO_IOC = SmsoProfile(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -24,6 +25,8 @@ from s1adopt.entrypoints import demo as demo_module
 from s1adopt.entrypoints.emulator_cli import emulator_app
 from s1adopt.entrypoints.migration_run import cohort_table, run_migration, summary_table
 from s1adopt.entrypoints.plan_cli import plan
+from s1adopt.entrypoints.programme_cli import register as register_programme
+from s1adopt.entrypoints.programme_demo import run_programme_demo
 from s1adopt.entrypoints.progress import RichProgress
 from s1adopt.services.migration.steps import QUEUE
 from s1adopt.services.queries import InstallationView
@@ -43,6 +46,7 @@ app.add_typer(emulator_app, name="emulator")
 app.add_typer(inventory_app, name="inventory")
 app.add_typer(keys_app, name="keys")
 app.command("plan")(plan)
+register_programme(app)
 
 err = Console(stderr=True)
 out = Console()
@@ -195,6 +199,11 @@ def _view_json(view: InstallationView) -> dict[str, Any]:
         "state": view.state,
         "outcome": view.outcome,
         "attempts": view.attempts,
+        "party": view.party,
+        "authorisedBy": view.authorised_by,
+        "scheduledFor": view.scheduled_for.isoformat() if view.scheduled_for else None,
+        "retryOn": view.retry_on.isoformat() if view.retry_on else None,
+        "blocked": view.blocked,
         "meterPoints": [{"mpxn": m, "kind": k, "serviceFlag": f} for m, k, f in view.meter_points],
         "history": [
             {"state": h.status, "at": h.at.isoformat(), "note": h.note} for h in view.history
@@ -229,6 +238,11 @@ def _print_view(view: InstallationView) -> None:
     out.print(
         f"migration state: [bold]{view.state}[/bold]  outcome: {view.outcome or '-'}  "
         f"attempts: {view.attempts}"
+    )
+    out.print(
+        f"party: {view.party or '-'}  authorised by: {view.authorised_by or '-'}  "
+        f"scheduled for: {view.scheduled_for or '-'}  retry on: {view.retry_on or '-'}"
+        + ("  [red]blocked for migration[/red]" if view.blocked else "")
     )
     for mpxn, kind, flag in view.meter_points:
         out.print(f"{kind} {mpxn}  DCC service flag: {flag or '-'}")
@@ -270,10 +284,35 @@ def fleet_generate(
     out_dir: Annotated[Path, typer.Option("--out", help="Directory to write the fleet to")] = Path(
         "fleet"
     ),
+    suppliers: Annotated[
+        int | None,
+        typer.Option(
+            help="Suppliers sharing the fleet; also writes DIR/exchange/ for `programme run`",
+            min=1,
+            max=200,
+        ),
+    ] = None,
+    unauthorised_rate: Annotated[
+        float,
+        typer.Option(
+            help="Share of installations left unauthorised or authorised by the wrong supplier",
+            min=0.0,
+            max=1.0,
+        ),
+    ] = 0.05,
+    start: Annotated[
+        str, typer.Option(help="The programme's first day (YYYY-MM-DD) the exchange files carry")
+    ] = "2026-12-01",
 ) -> None:
-    """Write migration files, expected.json and the emulator's state for a generated fleet."""
+    """Write migration files, registration data, expected.json and the emulator's state for a
+    generated fleet (and, with --suppliers, the exchange a programme runs from)."""
     from s1adopt.emulators.fleet import generate_fleet
 
+    try:
+        first_day = date.fromisoformat(start)
+    except ValueError as exc:
+        err.print(f"[red]error:[/red] --start {start!r} is not a date like 2026-12-01")
+        raise typer.Exit(2) from exc
     application = Application(Settings())
     public_key = _guard(lambda: application.keyring.transport_public_key)
     with RichProgress() as progress:
@@ -287,6 +326,9 @@ def fleet_generate(
                 public_key,
                 progress.advance,
                 dormant_rate=dormant_rate,
+                suppliers=suppliers,
+                unauthorised_rate=unauthorised_rate,
+                start=first_day,
             )
         except ValueError as exc:
             err.print(f"[red]error:[/red] {exc}")
@@ -294,6 +336,13 @@ def fleet_generate(
     out.print(f"fleet of {summary.total:,} installations in {out_dir}")
     for path in summary.files:
         out.print(f"  migration file: {path}")
+    if summary.registration_file is not None:
+        out.print(f"  registration data: {summary.registration_file}")
+    if summary.exchange_dir is not None:
+        out.print(
+            f"  exchange: {summary.exchange_dir} ({len(summary.suppliers)} suppliers, "
+            f"{summary.unauthorised:,} installations left unauthorised)"
+        )
     out.print(f"  expected outcomes: {out_dir / 'expected.json'}")
 
 
@@ -317,11 +366,25 @@ def demo(
     workdir: Annotated[Path, typer.Option(help="Where the demo keeps its files")] = Path(
         "s1adopt-demo"
     ),
+    days: Annotated[int, typer.Option(help="Migration days of the first act", min=3)] = 6,
+    plain: Annotated[
+        bool, typer.Option(help="The plain story instead: `migrate` the whole fleet at once")
+    ] = False,
 ) -> None:
-    """Generate a fleet, serve it from emulated head ends, migrate it and check the outcomes."""
-    code = _guard(
-        lambda: demo_module.run_demo(workdir, installations, seed, fault_rate, out, dormant_rate)
-    )
+    """The migration programme's story: a generated fleet of three suppliers served by
+    emulated head ends, migrated day by day from the exchange, checked against expected.json."""
+    if plain:
+        code = _guard(
+            lambda: demo_module.run_demo(
+                workdir, installations, seed, fault_rate, out, dormant_rate
+            )
+        )
+    else:
+        code = _guard(
+            lambda: run_programme_demo(
+                workdir, installations, seed, fault_rate, out, dormant_rate, days
+            )
+        )
     raise typer.Exit(code)
 
 

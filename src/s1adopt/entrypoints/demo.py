@@ -56,7 +56,8 @@ def run_demo(
     out: Console,
     dormant_rate: float = 0.03,
 ) -> int:
-    """Run the demo; return 0 when every outcome equals expected.json, 1 otherwise."""
+    """Run the plain demo (``migrate`` of the whole fleet); return 0 when every outcome equals
+    expected.json, 1 otherwise."""
     from s1adopt.emulators.fleet import generate_fleet
 
     _fresh_workdir(workdir)

@@ -1,6 +1,8 @@
 """Batch reports: one CSV line per installation (outcome and reason), streamed to a file.
 
 Reports never contain credentials: the rows they are given hold identities and outcomes only.
+Text that a spreadsheet would run as a formula (it starts with ``= + - @``, a tab or a
+carriage return) is written with a leading ``'``: references come from SMSOs' files.
 """
 
 from __future__ import annotations
@@ -43,7 +45,17 @@ def write_report(path: Path, rows: Iterable[Sequence[object]]) -> int:
         writer = csv.writer(handle)
         writer.writerow(REPORT_COLUMNS)
         for row in rows:
-            writer.writerow(row)
+            writer.writerow([_cell(value) for value in row])
             count += 1
     os.replace(partial, path)
     return count
+
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: object) -> object:
+    """``value``, defused if a spreadsheet would take it for a formula."""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value

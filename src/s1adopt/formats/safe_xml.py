@@ -16,8 +16,11 @@ from typing import BinaryIO
 from s1adopt.domain.errors import MigrationFileRejected
 
 PROLOG_LIMIT = 64 * 1024
-_SKIPPABLE = re.compile(rb"\A(?:\s+|<\?[^>]*\?>|<!--.*?-->)", re.DOTALL)
+_SKIPPABLE = re.compile(rb"\A(?:\s+|<\?.*?\?>|<!--.*?-->)", re.DOTALL)
 _ELEMENT_START = re.compile(rb"<[A-Za-z_:]")
+_DECLARATION = re.compile(rb"\A<\?xml\s[^>]*>")
+_ENCODING = re.compile(rb"\sencoding\s*=\s*([\"'])([A-Za-z0-9._-]*)\1")
+_UTF8_NAMES = {b"utf-8", b"utf8", b"us-ascii", b"ascii"}
 
 
 class DocumentRejected(MigrationFileRejected):
@@ -54,6 +57,7 @@ def check_prolog(head: bytes, name: str) -> None:
     if head.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in head[:4]:
         raise DocumentRejected(f"{name}: not UTF-8 encoded; save the file as UTF-8")
     rest = head[3:] if head.startswith(b"\xef\xbb\xbf") else head
+    _check_declared_encoding(rest, name)
     while True:
         match = _SKIPPABLE.match(rest)
         if match is None:
@@ -63,6 +67,8 @@ def check_prolog(head: bytes, name: str) -> None:
         raise DocumentRejected(
             f"{name}: document type declarations (DTDs) are not allowed; remove the <!DOCTYPE>"
         )
+    if rest.startswith((b"<!--", b"<?")) and len(head) < PROLOG_LIMIT:
+        raise DocumentRejected(f"{name}: a comment or processing instruction never ends")
     if rest.startswith((b"<!--", b"<?")):
         raise DocumentRejected(
             f"{name}: the prolog (comments, processing instructions) is longer than "
@@ -70,3 +76,19 @@ def check_prolog(head: bytes, name: str) -> None:
         )
     if _ELEMENT_START.match(rest) is None:
         raise DocumentRejected(f"{name}: not an XML document (no root element found)")
+
+
+def _check_declared_encoding(head: bytes, name: str) -> None:
+    """Reject an XML declaration naming another encoding than UTF-8 (or ASCII).
+
+    Another encoding (UTF-7, say) would let the parser see a DTD where the bytes show none.
+    """
+    declaration = _DECLARATION.match(head)
+    if declaration is None or b"encoding" not in declaration.group():
+        return
+    found = _ENCODING.search(declaration.group())
+    if found is None or found.group(2).lower() not in _UTF8_NAMES:
+        raise DocumentRejected(
+            f"{name}: the XML declaration names an encoding other than UTF-8; "
+            "save the file as UTF-8"
+        )

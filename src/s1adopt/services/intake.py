@@ -36,7 +36,12 @@ from s1adopt.domain.devices import (
     StatusChange,
 )
 from s1adopt.domain.eligibility import EligibleProducts
-from s1adopt.domain.errors import CredentialError, InvalidIdentity, MigrationFileRejected
+from s1adopt.domain.errors import (
+    CredentialError,
+    InvalidIdentity,
+    MigrationFileRejected,
+    S1AdoptError,
+)
 from s1adopt.domain.failures import FailureReason
 from s1adopt.domain.identities import Eui64
 from s1adopt.domain.installation import Installation, InstallationType, MigrationState
@@ -73,15 +78,15 @@ class IntakeResult:
     refused: int = 0  # records that could not be applied to their installation
 
 
-def file_digest(path: Path) -> str:
-    """SHA-256 of the file's bytes, read in blocks."""
+def file_digest(path: Path, error: type[S1AdoptError] = MigrationFileRejected) -> str:
+    """SHA-256 of the file's bytes, read in blocks; ``error`` when it cannot be read."""
     digest = hashlib.sha256()
     try:
         with open(path, "rb") as handle:
             while block := handle.read(1 << 20):
                 digest.update(block)
     except OSError as exc:
-        raise MigrationFileRejected(f"{path}: cannot be read: {exc.strerror}") from exc
+        raise error(f"{path}: cannot be read: {exc.strerror}") from exc
     return digest.hexdigest()
 
 

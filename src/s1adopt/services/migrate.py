@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 
 from s1adopt.domain.errors import MigrationFileRejected
@@ -94,5 +95,9 @@ def write_batch_report(batch: IntakeResult, queries: MigrationQueries, report_di
         )
         for o in queries.installation_outcomes(batch.batch_id)
     )
-    write_report(path, rows)
+    refused = (
+        (reference, "", "", f"refused:{reason}", "", "The record was not applied.", detail)
+        for reference, reason, detail in queries.refused_records(batch.batch_id)
+    )
+    write_report(path, chain(rows, refused))
     return path

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from pathlib import Path
 from types import TracebackType
 from typing import Protocol
 
@@ -340,7 +341,11 @@ class ProgrammeRepository(Protocol):
         """The registration in force on ``day`` for each known meter point."""
         ...
 
-    def file_seen(self, digest: str, kind: str) -> ExchangeFileRecord | None: ...
+    def file_seen(
+        self, digest: str, kind: str, name: str | None = None
+    ) -> ExchangeFileRecord | None:
+        """A file of this kind with this digest taken in before (under ``name``, if given)."""
+        ...
 
     def record_file(
         self,
@@ -353,6 +358,8 @@ class ProgrammeRepository(Protocol):
         summary: str,
         faults: Sequence[tuple[str, str]],
     ) -> int: ...
+
+    def set_file_summary(self, file_id: int, summary: str) -> None: ...
 
     def put_demand(self, party: Eui64, lines: Sequence[DemandLine], reference: str) -> None:
         """Record demand; a later file's line for the same day and cohort replaces it."""
@@ -374,6 +381,11 @@ class ProgrammeRepository(Protocol):
 
     def authorisations(self, mpxns: Sequence[str]) -> dict[str, Eui64]: ...
 
+    def unauthorised_installations(self) -> list[tuple[str, str, str | None, str | None]]:
+        """(reference, cohort, MPAN, MPRN) of the installations not yet authorised and neither
+        commissioned nor excluded."""
+        ...
+
     def installations_with_meter_points(self, mpxns: Sequence[str]) -> list[int]:
         """Not yet authorised, not commissioned or excluded installations with these meter
         points (as their migration data gives them)."""
@@ -393,6 +405,13 @@ class ProgrammeRepository(Protocol):
         """Schedule up to ``limit`` ready installations (retries first, then by id) for
         ``day``; dormant ones only when ``day`` is on or after ``dormant_from`` (their notice
         period). The installations scheduled, dormant or not."""
+        ...
+
+    def scheduled_day(self, installation_id: int) -> date | None: ...
+
+    def count_scheduled(self, installation_id: int, day: date, change: int) -> bool:
+        """Count an installation in (+1) or out of (-1) its party's and cohort's allocation
+        for ``day``; False (and no change) when counting in finds no allocation with room."""
         ...
 
     def unschedule(self, installation_id: int) -> None: ...
@@ -423,8 +442,34 @@ class ProgrammeRepository(Protocol):
         self, party: Eui64 | None = None, since: date | None = None, until: date | None = None
     ) -> list[PartyDayCounts]: ...
 
+    def attempt_lines(self, day: date) -> list[tuple[Eui64, str, str | None, str | None, str, int]]:
+        """(party, reference, MPAN, MPRN, outcome, attempts) of each attempt ended on ``day``."""
+        ...
+
     def flag_changes_on(self, day: date) -> list[tuple[str, str, str, datetime]]:
         """(mpxn, kind, flag, at) of the DCC Service Flag changes of a day."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class InboxFile:
+    """A file a party has put in its inbox."""
+
+    sender: str  # the inbox's owner: an EUI-64 as the directory names it
+    name: str
+    path: Path
+
+
+class Exchange(Protocol):
+    """The file exchange: per party an inbox (files it sends the service) and an outbox
+    (files the service sends it)."""
+
+    def inbox(self) -> list[InboxFile]:
+        """Every file waiting in any inbox, oldest name first (partial files excluded)."""
+        ...
+
+    def outbox(self, party: str) -> Path:
+        """The directory the service writes a party's files into (created if missing)."""
         ...
 
 

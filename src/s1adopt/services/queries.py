@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol
 
 
@@ -73,6 +73,11 @@ class InstallationView:
     meter_points: list[tuple[str, str, str | None]]  # (mpxn, kind, DCC service flag)
     devices: list[DeviceView]
     history: list[HistoryEntry]
+    party: str | None = None  # the authorising (else responsible) supplier
+    authorised_by: str | None = None
+    scheduled_for: date | None = None
+    retry_on: date | None = None
+    blocked: bool = False
 
 
 class MigrationQueries(Protocol):
@@ -81,6 +86,11 @@ class MigrationQueries(Protocol):
     def outcome_summary(self, batch_ids: Sequence[int]) -> OutcomeSummary: ...
 
     def installation_outcomes(self, batch_id: int) -> Iterator[InstallationOutcome]: ...
+
+    def refused_records(self, batch_id: int) -> list[tuple[str, str, str]]:
+        """(reference, reason, detail) of the batch's records not applied to their
+        installation (it was commissioned, excluded or in an attempt)."""
+        ...
 
     def find_installation(self, identifier: str) -> InstallationView | None:
         """By device EUI-64 (any spelling), MPAN, MPRN or installation reference."""

@@ -12,7 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from s1adopt.adapters.db import tables as t
 from s1adopt.adapters.db.repository import aware
 from s1adopt.domain.identities import Eui64
-from s1adopt.domain.installation import InstallationType, MigrationState
+from s1adopt.domain.installation import InstallationType, MigrationState, outcome_label
 from s1adopt.domain.meter_points import MeterPointKind
 from s1adopt.domain.parties import Party, PartyStatus, parse_roles
 from s1adopt.domain.programme import DemandLine, PartyDayCounts
@@ -122,12 +122,15 @@ class SqlProgrammeRepository:
 
     # exchange files
 
-    def file_seen(self, digest: str, kind: str) -> ExchangeFileRecord | None:
-        """A file of this kind with this digest taken in before."""
+    def file_seen(
+        self, digest: str, kind: str, name: str | None = None
+    ) -> ExchangeFileRecord | None:
+        """A file of this kind with this digest taken in before (under ``name``, if given)."""
         ef = t.exchange_file
-        row = self._c.execute(
-            select(ef).where(ef.c.digest == digest, ef.c.kind == kind)
-        ).one_or_none()
+        conditions = [ef.c.digest == digest, ef.c.kind == kind]
+        if name is not None:
+            conditions.append(ef.c.name == name[:255])
+        row = self._c.execute(select(ef).where(*conditions).order_by(ef.c.id).limit(1)).first()
         if row is None:
             return None
         return ExchangeFileRecord(row.id, row.name, bool(row.accepted), row.summary)
@@ -158,6 +161,11 @@ class SqlProgrammeRepository:
             },
         )
         return int(result.scalar_one())
+
+    def set_file_summary(self, file_id: int, summary: str) -> None:
+        """Set the summary of a recorded file."""
+        ef = t.exchange_file
+        self._c.execute(update(ef).where(ef.c.id == file_id).values(summary=summary))
 
     # demand and allocation
 
@@ -249,6 +257,16 @@ class SqlProgrammeRepository:
                 found[mpxn] = Eui64(party)
         return found
 
+    def unauthorised_installations(self) -> list[tuple[str, str, str | None, str | None]]:
+        """Installations waiting for an authorisation, by reference."""
+        inst = t.installation
+        rows = self._c.execute(
+            select(inst.c.reference, inst.c.cohort, inst.c.mpan, inst.c.mprn)
+            .where(inst.c.authorised_by.is_(None), inst.c.state.not_in(_FINAL))
+            .order_by(inst.c.reference)
+        )
+        return [(r.reference, r.cohort, r.mpan, r.mprn) for r in rows]
+
     def installations_with_meter_points(self, mpxns: Sequence[str]) -> list[int]:
         """Unauthorised, unfinished installations whose MPAN or MPRN is among ``mpxns``."""
         inst = t.installation
@@ -329,6 +347,26 @@ class SqlProgrammeRepository:
             )
             for r in rows
         ]
+
+    def scheduled_day(self, installation_id: int) -> date | None:
+        """The migration day an installation is scheduled for."""
+        inst = t.installation
+        value: date | None = self._c.execute(
+            select(inst.c.scheduled_for).where(inst.c.id == installation_id)
+        ).scalar_one_or_none()
+        return value
+
+    def count_scheduled(self, installation_id: int, day: date, change: int) -> bool:
+        """Adjust the scheduled count of the installation's allocation for ``day``."""
+        inst, a = t.installation, t.allocation
+        row = self._c.execute(
+            select(inst.c.cohort, inst.c.party).where(inst.c.id == installation_id)
+        ).one()
+        where: list[Any] = [a.c.day == day, a.c.cohort == row.cohort, a.c.party == row.party]
+        if change > 0:
+            where.append(a.c.scheduled + change <= a.c.allocated)
+        result = self._c.execute(update(a).where(*where).values(scheduled=a.c.scheduled + change))
+        return bool(result.rowcount)
 
     def unschedule(self, installation_id: int) -> None:
         """Cancel an installation's schedule."""
@@ -497,6 +535,33 @@ class SqlProgrammeRepository:
             conditions.append(pd.c.day <= until)
         rows = self._c.execute(select(pd).where(*conditions).order_by(pd.c.day, pd.c.party))
         return [_counts_from_json(r.day, r.party, r.counts) for r in rows]
+
+    def attempt_lines(self, day: date) -> list[tuple[Eui64, str, str | None, str | None, str, int]]:
+        """(party, reference, MPAN, MPRN, outcome, attempt number) of the day's attempt ends."""
+        at, inst = t.attempt, t.installation
+        rows = self._c.execute(
+            select(
+                at.c.party,
+                inst.c.reference,
+                inst.c.mpan,
+                inst.c.mprn,
+                at.c.outcome,
+                at.c.reason,
+                at.c.number,
+                inst.c.electricity_only,
+            )
+            .join(inst, inst.c.id == at.c.installation_id)
+            .where(at.c.day == day, at.c.party.is_not(None))
+            .order_by(at.c.party, inst.c.reference)
+        )
+        lines = []
+        for r in rows:
+            if r.outcome == AttemptOutcome.COMMISSIONED:
+                label = outcome_label(MigrationState.COMMISSIONED, None, bool(r.electricity_only))
+            else:
+                label = r.reason or r.outcome
+            lines.append((Eui64(r.party), r.reference, r.mpan, r.mprn, str(label), r.number))
+        return lines
 
     def flag_changes_on(self, day: date) -> list[tuple[str, str, str, datetime]]:
         """The DCC Service Flag changes of a day, in order."""

@@ -93,6 +93,17 @@ class SqlMigrationQueries:
                     row.failure_detail,
                 )
 
+    def refused_records(self, batch_id: int) -> list[tuple[str, str, str]]:
+        """The batch's records that could not be applied, in reference order."""
+        br = t.batch_refusal
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                select(br.c.reference, br.c.reason, br.c.detail)
+                .where(br.c.batch_id == batch_id)
+                .order_by(br.c.reference)
+            )
+            return [(r.reference, r.reason, r.detail) for r in rows]
+
     def find_installation(self, identifier: str) -> InstallationView | None:
         """The installation holding a device, meter point or reference."""
         text = identifier.strip()
@@ -185,4 +196,9 @@ class SqlMigrationQueries:
             points,
             devices,
             history,
+            row.party,
+            row.authorised_by,
+            row.scheduled_for,
+            row.retry_on,
+            bool(row.blocked),
         )

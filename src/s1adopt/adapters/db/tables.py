@@ -204,7 +204,7 @@ exchange_file = Table(  # every file taken in (from the exchange or the command 
     Column("accepted", Boolean, nullable=False),
     Column("summary", Text, nullable=False),
     Column("faults", JSON, nullable=False),
-    UniqueConstraint("digest", "kind", name="uq_exchange_file_digest_kind"),
+    UniqueConstraint("digest", "name", name="uq_exchange_file_digest_name"),
 )
 
 demand = Table(

@@ -42,9 +42,7 @@ class InProcessEngine:
         while await self._one_pass(queue, handler, progress):
             pass
 
-    async def _one_pass(
-        self, queue: str, handler: ChunkHandler, progress: Progress | None
-    ) -> bool:
+    async def _one_pass(self, queue: str, handler: ChunkHandler, progress: Progress | None) -> bool:
         in_flight: set[asyncio.Task[int]] = set()
         try:
             return await self._pass(queue, handler, progress, in_flight)

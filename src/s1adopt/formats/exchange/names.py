@@ -30,7 +30,7 @@ class FileKind(StrEnum):
     DEMAND = "DC"  # migration demand (supplier)
     DEMAND_RESPONSE = "DR"  # capacity allocation (to the supplier)
     AUTHORISATION = "MA"  # migration authorisation archive (supplier)
-    AUTHORISATION_PASSWORD = "MAPASSWORD"  # the archive's password (supplier)
+    AUTHORISATION_PASSWORD = "MAPASSWORD"  # noqa: S105 - a file kind: the password file
     AUTHORISATION_RESPONSE = "MR"  # per-entry outcome of an authorisation (to the supplier)
     MIGRATION_DATA = "MD"  # migration data (SMSO)
     FW_UPGRADE_NOTICE = "DMFU"  # Dormant Meter FW Upgrade Schedule Notification

@@ -113,7 +113,7 @@ def upgrade() -> None:
         sa.Column("summary", sa.Text(), nullable=False),
         sa.Column("faults", sa.JSON(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_exchange_file")),
-        sa.UniqueConstraint("digest", "kind", name="uq_exchange_file_digest_kind"),
+        sa.UniqueConstraint("digest", "name", name="uq_exchange_file_digest_name"),
     )
     op.create_table(
         "demand",

@@ -1,0 +1,1 @@
+"""The file exchange with parties."""
