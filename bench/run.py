@@ -7,7 +7,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import emulator_memory, migration, roundtrips, validation
+from bench import compare_migration, emulator_memory, migration, planner, roundtrips, validation
 
 if __name__ == "__main__":
     out = Path("bench/out")
@@ -19,3 +19,7 @@ if __name__ == "__main__":
     roundtrips.main(out, 3_000, 20_000, 256)
     print("\n== emulator memory (1,000,000 devices)")
     emulator_memory.main(out, 1_000_000)
+    print("\n== planner: the GB programme (15,000,000 installations, 20 parties)")
+    planner.main()
+    print("\n== migrate against the revision before the programme (3,000 installations)")
+    compare_migration.main(out, 3_000, "b723c10", 2)

@@ -383,3 +383,33 @@ async def test_an_operator_retry_releases_a_failed_installation_again(world: Wor
     await world.migrate_batches([batch.batch_id])
     assert world.outcomes(batch.batch_id) == {"S1-0000001": "commissioned"}
     assert _state(world, "S1-0000001")["attempts"] == 2
+
+
+def test_a_schedule_moves_or_is_cancelled_only_before_its_cut_off_and_within_allocation(
+    world: World,
+) -> None:
+    _ready(world, 3)
+    first, second = DAY + timedelta(days=3), DAY + timedelta(days=4)
+    with world.uow() as uow:
+        uow.programme.put_demand(SUPPLIER_A, [DemandLine(first, "IOC", 2)], "D1")
+        uow.programme.put_demand(SUPPLIER_A, [DemandLine(second, "IOC", 1)], "D2")
+        allocate_and_schedule(uow, first, DAY, ProgrammeRules(capacity={"IOC": 2}))
+        allocate_and_schedule(uow, second, DAY, ProgrammeRules(capacity={"IOC": 2}))
+        uow.commit()
+    admin = InstallationAdmin(world.uow, world.clock, cutoff_days=1)
+    with pytest.raises(InvalidRequest, match="no allocation left"):
+        admin.reschedule("S1-0000001", second)  # day two's allocation of 1 is full
+    cancelled = admin.reschedule("S1-0000003", None)
+    assert "cancelled" in cancelled.message
+    moved = admin.reschedule("S1-0000001", second)
+    assert moved.message == f"moved from {first} to {second}"
+    with world.uow() as uow:
+        assert uow.programme.scheduled_day(1) == second
+        rows = {r.day: r.scheduled for r in uow.programme.allocation_on(first)}
+        rows |= {r.day: r.scheduled for r in uow.programme.allocation_on(second)}
+    assert rows == {first: 1, second: 1}
+    late = InstallationAdmin(world.uow, DayClock(first - timedelta(days=1)), cutoff_days=1)
+    with pytest.raises(InvalidRequest, match="past its cut-off"):
+        late.reschedule("S1-0000002", None)
+    with pytest.raises(InvalidRequest, match="is not scheduled"):
+        admin.reschedule("S1-0000003", None)

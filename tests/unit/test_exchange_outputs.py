@@ -643,3 +643,20 @@ def test_the_schemas_leave_no_room_for_anything_but_their_fields() -> None:
         text = resources.files("s1adopt.formats.exchange").joinpath(name).read_text()
         assert "xs:any" not in text, name
         assert "anyAttribute" not in text, name
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [(b'kind="MPAN"', b'kind="GAS"'), (b'flag="Enrolled"', b'flag="Dormant"')],
+    ids=["unknown-kind", "unknown-flag"],
+)
+def test_a_registration_status_file_with_an_unknown_value_is_rejected_not_crashed(
+    tmp_path: Path, old: bytes, new: bytes
+) -> None:
+    path = write_registration_status(tmp_path, "S6", PROVIDER, date(2021, 8, 2), flag_changes(3))
+    data = path.read_bytes()
+    assert old in data
+    path.write_bytes(data.replace(old, new, 1))
+
+    with pytest.raises(ExchangeFileRejected):
+        read_registration_status(path)

@@ -169,3 +169,19 @@ class PartyDayCounts:
     outstanding: int = 0
     backlog: int = 0
     failed_by_reason: dict[str, int] = field(default_factory=dict)
+
+
+COUNT_FIELDS = (  # the counts of ``PartyDayCounts``, in the order reports show them
+    "allocated",
+    "scheduled",
+    "released",
+    "authorised",
+    "attempted",
+    "commissioned",
+    "failed",
+    "retried",
+    "excluded",
+    "excluded_in_validation",
+    "outstanding",
+    "backlog",
+)

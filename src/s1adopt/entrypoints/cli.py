@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -15,14 +14,9 @@ from rich.table import Table
 
 from s1adopt.bootstrap import Application
 from s1adopt.config import Settings
-from s1adopt.domain.errors import (
-    ConfigurationError,
-    MigrationFileRejected,
-    NotFound,
-    S1AdoptError,
-)
 from s1adopt.entrypoints import demo as demo_module
 from s1adopt.entrypoints.emulator_cli import emulator_app
+from s1adopt.entrypoints.errors import guard
 from s1adopt.entrypoints.migration_run import cohort_table, run_migration, summary_table
 from s1adopt.entrypoints.plan_cli import plan
 from s1adopt.entrypoints.programme_cli import register as register_programme
@@ -57,25 +51,6 @@ DbOption = Annotated[
     typer.Option("--db", help="Database URL (default: S1ADOPT_DATABASE_URL or ./s1adopt.db)"),
 ]
 
-# One table from error class to exit code; the message is the error's own text.
-EXIT_CODES: list[tuple[type[S1AdoptError], int]] = [
-    (MigrationFileRejected, 2),
-    (NotFound, 3),
-    (ConfigurationError, 4),
-    (S1AdoptError, 1),
-]
-
-
-def _guard(action: Callable[[], T]) -> T:
-    try:
-        return action()
-    except S1AdoptError as exc:
-        for kind, code in EXIT_CODES:
-            if isinstance(exc, kind):
-                err.print(f"[red]error:[/red] {exc}")
-                raise typer.Exit(code) from exc
-        raise
-
 
 def _settings(db: str | None) -> Settings:
     settings = Settings()
@@ -109,7 +84,7 @@ def migrate(
             "head ends (start the emulator with `s1adopt emulator serve DIR`)"
         )
         raise typer.Exit(4)
-    run = _guard(lambda: run_migration(application, files, headend, not as_json))
+    run = guard(lambda: run_migration(application, files, headend, not as_json))
     if as_json:
         print(
             json.dumps(
@@ -165,7 +140,7 @@ def work_drain(
             engine = application.work_engine(partition=(partition, of))
             await engine.drain(queue, application.migration_worker(directory))
 
-    _guard(lambda: asyncio.run(work()))
+    guard(lambda: asyncio.run(work()))
 
 
 @inventory_app.command("show")
@@ -176,7 +151,7 @@ def inventory_show(
 ) -> None:
     """Show an installation with its devices, SMI statuses and histories."""
     application = Application(_settings(db))
-    view = _guard(lambda: application.queries.find_installation(identifier))
+    view = guard(lambda: application.queries.find_installation(identifier))
     if view is None:
         err.print(
             f"[red]error:[/red] {identifier!r} is not in the inventory (try a device "
@@ -314,7 +289,7 @@ def fleet_generate(
         err.print(f"[red]error:[/red] --start {start!r} is not a date like 2026-12-01")
         raise typer.Exit(2) from exc
     application = Application(Settings())
-    public_key = _guard(lambda: application.keyring.transport_public_key)
+    public_key = guard(lambda: application.keyring.transport_public_key)
     with RichProgress() as progress:
         progress.start("generating fleet", installations)
         try:
@@ -350,7 +325,7 @@ def fleet_generate(
 def keys_init() -> None:
     """Create the vault key and the migration transport key pair if absent."""
     application = Application(Settings())
-    public = _guard(lambda: application.keyring.transport_public_key)
+    public = guard(lambda: application.keyring.transport_public_key)
     out.print(
         f"keys in {application.settings.key_dir}; migration transport public key "
         f"(X25519, hex): {public.hex()}"
@@ -374,13 +349,13 @@ def demo(
     """The migration programme's story: a generated fleet of three suppliers served by
     emulated head ends, migrated day by day from the exchange, checked against expected.json."""
     if plain:
-        code = _guard(
+        code = guard(
             lambda: demo_module.run_demo(
                 workdir, installations, seed, fault_rate, out, dormant_rate
             )
         )
     else:
-        code = _guard(
+        code = guard(
             lambda: run_programme_demo(
                 workdir, installations, seed, fault_rate, out, dormant_rate, days
             )

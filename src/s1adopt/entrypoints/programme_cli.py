@@ -18,16 +18,12 @@ from rich.table import Table
 from s1adopt.bootstrap import Application
 from s1adopt.config import Settings
 from s1adopt.domain.errors import (
-    ConfigurationError,
-    ExchangeFileRejected,
-    InvalidRequest,
-    NotFound,
-    PermissionDenied,
     S1AdoptError,
 )
 from s1adopt.domain.identities import Eui64
 from s1adopt.domain.installation import OPERATOR
-from s1adopt.domain.programme import PartyDayCounts
+from s1adopt.domain.programme import COUNT_FIELDS, PartyDayCounts
+from s1adopt.entrypoints.errors import guard
 from s1adopt.entrypoints.progress import RichProgress
 from s1adopt.formats.charts import progress_chart
 from s1adopt.services.programme.run import DayResult, ProgrammeClock
@@ -45,28 +41,6 @@ err = Console(stderr=True)
 out = Console()
 T = TypeVar("T")
 
-COUNT_NAMES = (
-    "allocated",
-    "scheduled",
-    "released",
-    "authorised",
-    "attempted",
-    "commissioned",
-    "failed",
-    "retried",
-    "excluded",
-    "excluded_in_validation",
-    "outstanding",
-    "backlog",
-)
-EXIT_CODES: list[tuple[type[S1AdoptError], int]] = [
-    (ExchangeFileRejected, 2),
-    (InvalidRequest, 2),
-    (NotFound, 3),
-    (ConfigurationError, 4),
-    (PermissionDenied, 5),
-    (S1AdoptError, 1),
-]
 DbOption = Annotated[
     str | None,
     typer.Option("--db", help="Database URL (default: S1ADOPT_DATABASE_URL or ./s1adopt.db)"),
@@ -79,20 +53,6 @@ ActorOption = Annotated[
 ]
 
 
-def guard(action: Callable[[], T]) -> T:
-    """Run ``action``; our errors become a message and an exit code (see ``EXIT_CODES``)."""
-    try:
-        return action()
-    except S1AdoptError as exc:
-        for kind, code in EXIT_CODES:
-            if isinstance(exc, kind):
-                err.print(f"[red]error:[/red] {exc}")
-                for where, problem in getattr(exc, "faults", [])[:20]:
-                    err.print(f"  {where}: {problem}")
-                raise typer.Exit(code) from exc
-        raise
-
-
 def application(db: str | None, clock: ProgrammeClock | None = None) -> Application:
     """The wired service, on ``db`` if given."""
     settings = Settings()
@@ -103,18 +63,18 @@ def application(db: str | None, clock: ProgrammeClock | None = None) -> Applicat
 
 def counts_json(c: PartyDayCounts) -> dict[str, Any]:
     """One party's counts as JSON (the names of the Migration Reporting Regime)."""
-    data = {name: getattr(c, name) for name in COUNT_NAMES}
+    data = {name: getattr(c, name) for name in COUNT_FIELDS}
     data["failed_by_reason"] = dict(sorted(c.failed_by_reason.items()))
     return data
 
 
 def totals(days: Sequence[Sequence[PartyDayCounts]]) -> dict[str, Any]:
     """Sums over days and parties; ``outstanding`` and ``backlog`` as they stand at the end."""
-    total: dict[str, Any] = {name: 0 for name in COUNT_NAMES}
+    total: dict[str, Any] = {name: 0 for name in COUNT_FIELDS}
     reasons: dict[str, int] = {}
     for counts in days:
         for c in counts:
-            for name in COUNT_NAMES:
+            for name in COUNT_FIELDS:
                 if name not in ("outstanding", "backlog"):
                     total[name] += getattr(c, name)
             for reason, n in c.failed_by_reason.items():
@@ -130,10 +90,10 @@ def day_table(counts: Sequence[PartyDayCounts], title: str) -> Table:
     """A day's counts, a row per party."""
     table = Table(title=title)
     table.add_column("party")
-    for name in COUNT_NAMES:
+    for name in COUNT_FIELDS:
         table.add_column(name.replace("_", " "), justify="right")
     for c in counts:
-        table.add_row(c.party.value, *(f"{getattr(c, n):,}" for n in COUNT_NAMES))
+        table.add_row(c.party.value, *(f"{getattr(c, n):,}" for n in COUNT_FIELDS))
     return table
 
 
@@ -206,7 +166,10 @@ def programme_run(
                                 }
                                 for a in r.answers
                             ],
-                            "parties": {c.party.value: counts_json(c) for c in r.counts},
+                            "parties": {
+                                c.party.value: {"party": c.party.value, **counts_json(c)}
+                                for c in r.counts
+                            },
                         }
                         for r in done
                     ],
@@ -225,7 +188,7 @@ def _totals_table(total: dict[str, Any], days: int) -> Table:
     table = Table(title=f"Programme totals over {days} day(s)")
     table.add_column("count")
     table.add_column("installations", justify="right")
-    for name in COUNT_NAMES:
+    for name in COUNT_FIELDS:
         table.add_row(name.replace("_", " "), f"{total[name]:,}")
     for reason, n in total["failed_by_reason"].items():
         table.add_row(f"  failed: {reason}", f"{n:,}")

@@ -15,7 +15,7 @@ from s1adopt.domain.identities import Eui64
 from s1adopt.domain.installation import InstallationType, MigrationState, outcome_label
 from s1adopt.domain.meter_points import MeterPointKind
 from s1adopt.domain.parties import Party, PartyStatus, parse_roles
-from s1adopt.domain.programme import DemandLine, PartyDayCounts
+from s1adopt.domain.programme import COUNT_FIELDS, DemandLine, PartyDayCounts
 from s1adopt.domain.registration import RegistrationRecord
 from s1adopt.services.ports import (
     AllocationRow,
@@ -570,31 +570,15 @@ class SqlProgrammeRepository:
         return [(r.mpxn, r.kind, r.flag, aware(r.at)) for r in rows]
 
 
-_COUNT_FIELDS = (
-    "allocated",
-    "scheduled",
-    "released",
-    "authorised",
-    "attempted",
-    "commissioned",
-    "failed",
-    "retried",
-    "excluded",
-    "excluded_in_validation",
-    "outstanding",
-    "backlog",
-)
-
-
 def _counts_json(c: PartyDayCounts) -> dict[str, Any]:
-    data: dict[str, Any] = {name: getattr(c, name) for name in _COUNT_FIELDS}
+    data: dict[str, Any] = {name: getattr(c, name) for name in COUNT_FIELDS}
     data["failed_by_reason"] = dict(sorted(c.failed_by_reason.items()))
     return data
 
 
 def _counts_from_json(day: date, party: str, data: dict[str, Any]) -> PartyDayCounts:
     counts = PartyDayCounts(day, Eui64(party))
-    for name in _COUNT_FIELDS:
+    for name in COUNT_FIELDS:
         setattr(counts, name, int(data.get(name, 0)))
     counts.failed_by_reason = {str(k): int(v) for k, v in data.get("failed_by_reason", {}).items()}
     return counts

@@ -139,7 +139,7 @@ class SqlMigrationQueries:
         row = conn.execute(select(t.installation).where(t.installation.c.id == inst_id)).one()
         history = [
             HistoryEntry(
-                h.state, aware(h.at), (h.reason or "") + (f": {h.detail}" if h.detail else "")
+                h.state, aware(h.at), ": ".join(part for part in (h.reason, h.detail) if part)
             )
             for h in conn.execute(
                 select(t.installation_history)

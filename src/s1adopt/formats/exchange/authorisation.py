@@ -15,7 +15,7 @@ Rules:
 - opening an archive refuses, each as an ``ExchangeFileRejected`` fault: a wrong password, an
   unencrypted or non-AES-256 member, any other number of members or another member name, a
   member larger than ``max_bytes`` (declared size checked first, then read with the bound: zip
-  bombs), a corrupt archive, invalid XML (plus the safe intake rules of ``registration``);
+  bombs), a corrupt archive, invalid XML (plus the safe intake rules of ``xmlio``);
 - entries are not checked against the registration data here (a service does that); a
   malformed MPAN or MPRN stays as text in its entry;
 - the name's party and reference must be the header's; the recipient comes from the name
@@ -26,12 +26,11 @@ from __future__ import annotations
 
 import struct
 import zlib
-from contextlib import AbstractContextManager, ExitStack
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from types import TracebackType
-from typing import Any
+from typing import IO, Any
 
 import pyzipper
 from lxml import etree
@@ -47,24 +46,21 @@ from s1adopt.domain.programme import (
     AuthorisationRequest,
 )
 from s1adopt.formats.exchange.names import FileKind, build_name, parse_name
-from s1adopt.formats.exchange.registration import (
+from s1adopt.formats.exchange.xmlio import (
     FaultList,
+    ListLayout,
+    ListWriter,
+    Stamp,
     check_head,
     check_name,
     check_name_agrees,
-    child_text,
-    element_writer,
-    exchange_schema,
-    header_element,
-    iter_elements,
-    open_document,
     parse_day,
-    parse_eui,
     parse_instant,
+    read_bounded,
+    read_list,
     recipient_of,
-    release,
+    stream_list,
     too_large,
-    write_item,
 )
 from s1adopt.formats.safe_xml import PROLOG_LIMIT, BoundedReader
 
@@ -78,9 +74,17 @@ _AES_256 = 3  # the WinZip AES strength code of 256-bit keys
 _AES_BITS = {1: 128, 2: 192, 3: 256}
 _ENCRYPTED = 0x1  # general purpose flag bit 0
 _SCHEMA = "authorisation-v1.xsd"
-_NS = "{" + NAMESPACE + "}"
-_REQUEST, _RESPONSE = _NS + "Authorisation", _NS + "AuthorisationResponse"
-_HEADER, _INSTALLATION, _OUTCOME = _NS + "Header", _NS + "Installation", _NS + "Outcome"
+_REQUEST = ListLayout(
+    _SCHEMA,
+    NAMESPACE,
+    "Authorisation",
+    "Installations",
+    "Installation",
+    other_roots=("AuthorisationResponse",),
+)
+_RESPONSE = ListLayout(
+    _SCHEMA, NAMESPACE, "AuthorisationResponse", "Outcomes", "Outcome", ("Authorisation",)
+)
 _ACCEPTED, _REFUSED = "accepted", "refused"
 
 
@@ -149,7 +153,7 @@ def _timed_name(kind: FileKind, request: AuthorisationRequest, extension: str) -
 # --- the archive ---------------------------------------------------------------------------
 
 
-class AuthorisationWriter(AbstractContextManager["AuthorisationWriter"]):
+class AuthorisationWriter(ListWriter):
     """Write an ``MA_...`` archive, entries streamed into its one AES-256 encrypted member."""
 
     def __init__(
@@ -157,51 +161,30 @@ class AuthorisationWriter(AbstractContextManager["AuthorisationWriter"]):
     ) -> None:
         if not password or "\n" in password or "\r" in password:
             raise ValueError("an authorisation password must be one non-empty line")
-        self._path, self._password = path, password
-        self._fields = (
+        fields = (
             ("Reference", reference),
             ("Party", party.value),
             ("CreatedAt", created_at.isoformat()),
         )
-        self._created_at = created_at
-        self._stack = ExitStack()
-        self.written = 0
+        super().__init__(self._open_member, _REQUEST, fields)
+        self._path, self._password, self._created_at = path, password, created_at
 
-    def __enter__(self) -> AuthorisationWriter:
-        stack = self._stack
-        try:
-            archive = stack.enter_context(
-                pyzipper.AESZipFile(
-                    self._path, "w", compression=pyzipper.ZIP_DEFLATED, encryption=pyzipper.WZ_AES
-                )
+    def _open_member(self, stack: ExitStack) -> IO[bytes]:
+        archive = stack.enter_context(
+            pyzipper.AESZipFile(
+                self._path, "w", compression=pyzipper.ZIP_DEFLATED, encryption=pyzipper.WZ_AES
             )
-            archive.setpassword(self._password.encode("utf-8"))
-            archive.setencryption(pyzipper.WZ_AES, nbits=256)
-            info = AESZipInfo(MEMBER_NAME, date_time=_zip_time(self._created_at))
-            info.compress_type = pyzipper.ZIP_DEFLATED
-            member = stack.enter_context(archive.open(info, "w"))
-            document, xf = element_writer(member, "Authorisation", NAMESPACE)
-            stack.enter_context(document)
-            xf.write(header_element(NAMESPACE, self._fields))
-            stack.enter_context(xf.element(_NS + "Installations"))
-        except BaseException:
-            stack.close()
-            raise
-        self._xf = xf
-        return self
+        )
+        archive.setpassword(self._password.encode("utf-8"))
+        archive.setencryption(pyzipper.WZ_AES, nbits=256)
+        info = AESZipInfo(MEMBER_NAME, date_time=_zip_time(self._created_at))
+        info.compress_type = pyzipper.ZIP_DEFLATED
+        member: IO[bytes] = stack.enter_context(archive.open(info, "w"))
+        return member
 
     def write(self, entry: AuthorisationEntry) -> None:
         """Append one entry."""
-        write_item(self._xf, _INSTALLATION, _entry_attributes(entry))
-        self.written += 1
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._stack.close()
+        self.item(_entry_attributes(entry))
 
 
 def write_authorisation(path: Path, request: AuthorisationRequest, password: str) -> None:
@@ -223,13 +206,7 @@ def write_password(path: Path, password: str) -> None:
 def read_password(path: Path, max_bytes: int = MAX_PASSWORD_BYTES) -> str:
     """The password on the first line of a password file, stripped; the file is bounded."""
     faults = FaultList(path.name)
-    try:
-        with open(path, "rb") as raw:
-            data = raw.read(max_bytes + 1)
-    except OSError as exc:
-        raise faults.fatal("file", f"cannot be read: {exc.strerror}") from exc
-    if len(data) > max_bytes:
-        raise faults.fatal("file", f"larger than the limit of {max_bytes:,} bytes")
+    data = read_bounded(path, max_bytes, faults)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -315,34 +292,11 @@ def _read_member(
     except MigrationFileRejected as exc:
         raise faults.fatal("archive", f"{MEMBER_NAME} is larger than the limit") from exc
     check_head(head, faults)
-    reference, party, created_at = "", None, None
-    entries: list[AuthorisationEntry] = []
-    elements = iter_elements(
-        _Replay(head, member),
-        exchange_schema(_SCHEMA),
-        _REQUEST,
-        (_HEADER, _INSTALLATION),
-        faults,
-        other_roots=(_RESPONSE,),
+    # The name is checked against the header by the caller, once the archive is closed.
+    header, entries = stream_list(
+        _Replay(head, member), _REQUEST, Stamp("CreatedAt", parse_instant), _entry, faults
     )
-    for elem in elements:
-        if elem.tag == _HEADER:
-            where = f"line {elem.sourceline}"
-            reference = child_text(elem, _NS + "Reference")
-            party = parse_eui(child_text(elem, _NS + "Party"), "Party", where, faults)
-            created_at = parse_instant(
-                child_text(elem, _NS + "CreatedAt"), "CreatedAt", where, faults
-            )
-        else:
-            entries.append(
-                AuthorisationEntry(
-                    mpan=_optional(elem, "mpan"),
-                    mprn=_optional(elem, "mprn"),
-                    reference=_optional(elem, "reference"),
-                )
-            )
-        release(elem)
-    return tuple(entries), (reference, party, created_at)
+    return tuple(entries), header
 
 
 class _Replay:
@@ -366,6 +320,15 @@ def _zip_time(at: datetime) -> tuple[int, int, int, int, int, int]:
     return (at.year, at.month, at.day, at.hour, at.minute, at.second)
 
 
+def _entry(elem: etree._Element, where: str, faults: FaultList) -> AuthorisationEntry:
+    """An entry as written: a malformed MPAN or MPRN stays as text (a service checks it)."""
+    return AuthorisationEntry(
+        mpan=_optional(elem, "mpan"),
+        mprn=_optional(elem, "mprn"),
+        reference=_optional(elem, "reference"),
+    )
+
+
 def _optional(elem: etree._Element, name: str) -> str | None:
     value = (elem.get(name) or "").strip()
     return value or None
@@ -382,29 +345,16 @@ def _entry_attributes(entry: AuthorisationEntry) -> dict[str, str]:
 # --- the response --------------------------------------------------------------------------
 
 
-class AuthorisationResponseWriter(AbstractContextManager["AuthorisationResponseWriter"]):
+class AuthorisationResponseWriter(ListWriter):
     """Write an ``MR_...`` response, outcomes streamed in, in constant memory."""
 
     def __init__(self, path: Path, reference: str, party: Eui64, created: date) -> None:
-        self._path = path
-        self._fields = (
+        fields = (
             ("Reference", reference),
             ("Party", party.value),
             ("Created", created.isoformat()),
         )
-        self._stack = ExitStack()
-
-    def __enter__(self) -> AuthorisationResponseWriter:
-        stack, xf = element_writer(self._path, "AuthorisationResponse", NAMESPACE)
-        self._stack = stack
-        try:
-            xf.write(header_element(NAMESPACE, self._fields))
-            stack.enter_context(xf.element(_NS + "Outcomes"))
-        except BaseException:
-            stack.close()
-            raise
-        self._xf = xf
-        return self
+        super().__init__(path, _RESPONSE, fields)
 
     def write(self, outcome: AuthorisationOutcome) -> None:
         """Append the outcome of one entry."""
@@ -416,15 +366,7 @@ class AuthorisationResponseWriter(AbstractContextManager["AuthorisationResponseW
             attributes["reason"] = outcome.refusal.value
         if outcome.detail:
             attributes["detail"] = outcome.detail[:MAX_DETAIL]
-        write_item(self._xf, _OUTCOME, attributes)
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._stack.close()
+        self.item(attributes)
 
 
 def write_authorisation_response(path: Path, response: AuthorisationResponse) -> None:
@@ -440,44 +382,21 @@ def read_authorisation_response(
     path: Path, max_bytes: int = DEFAULT_MAX_BYTES
 ) -> AuthorisationResponse:
     """An ``MR_...`` response; ``ExchangeFileRejected`` lists every fault."""
-    faults = FaultList(path.name)
-    parsed = check_name(path.name, FileKind.AUTHORISATION_RESPONSE, faults)
-    raw, source = open_document(path, max_bytes, faults)
-    reference, party, created = "", None, None
-    outcomes: list[AuthorisationOutcome] = []
-    with raw:
-        elements = iter_elements(
-            source,
-            exchange_schema(_SCHEMA),
-            _RESPONSE,
-            (_HEADER, _OUTCOME),
-            faults,
-            other_roots=(_REQUEST,),
-        )
-        for elem in elements:
-            where = f"line {elem.sourceline}"
-            if elem.tag == _HEADER:
-                reference = child_text(elem, _NS + "Reference")
-                party = parse_eui(child_text(elem, _NS + "Party"), "Party", where, faults)
-                created = parse_day(child_text(elem, _NS + "Created"), "Created", where, faults)
-                check_name_agrees(parsed, party, reference, faults)
-            else:
-                outcome = _outcome(elem, where, faults)
-                if outcome is not None:
-                    outcomes.append(outcome)
-            release(elem)
-    faults.raise_if_any()
-    assert party is not None
-    assert created is not None
-    return AuthorisationResponse(reference, party, created, tuple(outcomes), recipient_of(parsed))
+    document = read_list(
+        path,
+        max_bytes,
+        FileKind.AUTHORISATION_RESPONSE,
+        _RESPONSE,
+        Stamp("Created", parse_day),
+        _outcome,
+    )
+    return AuthorisationResponse(
+        document.reference, document.party, document.stamp, document.items, document.recipient
+    )
 
 
 def _outcome(elem: etree._Element, where: str, faults: FaultList) -> AuthorisationOutcome | None:
-    entry = AuthorisationEntry(
-        mpan=_optional(elem, "mpan"),
-        mprn=_optional(elem, "mprn"),
-        reference=_optional(elem, "reference"),
-    )
+    entry = _entry(elem, where, faults)
     reason = elem.get("reason")
     detail = elem.get("detail", "")
     result = elem.get("result")

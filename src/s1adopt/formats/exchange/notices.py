@@ -20,16 +20,16 @@ from lxml import etree
 
 from s1adopt.domain.errors import ExchangeFileRejected
 from s1adopt.domain.programme import Notice, NoticeKind, NoticeLine
-from s1adopt.formats.exchange.acknowledgement import (
-    SCHEMA_VERSION,
-    atomic_output,
+from s1adopt.formats.exchange.names import FileKind, build_name, parse_name
+from s1adopt.formats.exchange.xmlio import (
+    FirstFault,
+    atomic_document,
     child_text,
     leaf,
-    parse_eui,
     read_exchange_xml,
+    require_eui,
     xml_text,
 )
-from s1adopt.formats.exchange.names import FileKind, build_name, parse_name
 
 NAMESPACE = "urn:s1adopt:notice:v1"
 DEFAULT_MAX_BYTES = 256 * 1024**2
@@ -39,7 +39,6 @@ TITLES = {
 }
 
 _Q = "{" + NAMESPACE + "}"
-_NSMAP: Any = {None: NAMESPACE}
 _REFERENCE = re.compile(r"[A-Za-z0-9]{1,32}")
 _LINE_REFERENCE = re.compile(r"[^\x00-\x1f\x7f]{1,64}")
 _MPAN, _MPRN = re.compile(r"\d{13}"), re.compile(r"\d{6,10}")
@@ -60,20 +59,18 @@ def write_notice(directory: Path, notice: Notice, reference: str) -> Path:
     for number, line in enumerate(notice.lines, 1):
         _check_line(number, line)
     path = directory / notice_name(notice, reference)
-    with atomic_output(path) as raw, etree.xmlfile(raw, encoding="UTF-8") as xf:
-        xf.write_declaration()
-        with xf.element(_Q + "Notice", {"schemaVersion": SCHEMA_VERSION}, nsmap=_NSMAP):
+    with atomic_document(path, "Notice", NAMESPACE) as xf:
+        xf.write("\n")
+        leaf(xf, _Q + "Kind", notice.kind.value)
+        leaf(xf, _Q + "Title", TITLES[notice.kind])
+        leaf(xf, _Q + "Reference", reference)
+        leaf(xf, _Q + "Party", notice.party.value)
+        leaf(xf, _Q + "SentOn", notice.sent_on.isoformat())
+        leaf(xf, _Q + "LineCount", str(len(notice.lines)))
+        with xf.element(_Q + "Lines"):
             xf.write("\n")
-            leaf(xf, _Q + "Kind", notice.kind.value)
-            leaf(xf, _Q + "Title", TITLES[notice.kind])
-            leaf(xf, _Q + "Reference", reference)
-            leaf(xf, _Q + "Party", notice.party.value)
-            leaf(xf, _Q + "SentOn", notice.sent_on.isoformat())
-            leaf(xf, _Q + "LineCount", str(len(notice.lines)))
-            with xf.element(_Q + "Lines"):
-                xf.write("\n")
-                for line in notice.lines:
-                    _write_line(xf, line)
+            for line in notice.lines:
+                _write_line(xf, line)
     return path
 
 
@@ -92,7 +89,7 @@ def read_notice(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> Notice:
     )
     notice = Notice(
         kind=NoticeKind(child_text(root, _Q + "Kind")),
-        party=parse_eui(child_text(root, _Q + "Party"), path.name),
+        party=require_eui(child_text(root, _Q + "Party"), FirstFault(path.name)),
         sent_on=date.fromisoformat(child_text(root, _Q + "SentOn")),
         lines=lines,
     )

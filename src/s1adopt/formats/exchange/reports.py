@@ -33,43 +33,30 @@ from lxml import etree
 
 from s1adopt.domain.errors import ExchangeFileRejected
 from s1adopt.domain.identities import Eui64
-from s1adopt.domain.programme import PartyDayCounts
-from s1adopt.formats.exchange.acknowledgement import (
-    SCHEMA_VERSION,
+from s1adopt.domain.programme import COUNT_FIELDS, PartyDayCounts
+from s1adopt.formats.exchange.names import FileKind, build_name, parse_name
+from s1adopt.formats.exchange.xmlio import (
     TEXT_LIMIT,
+    FirstFault,
+    atomic_document,
     atomic_output,
     bounded,
     child_text,
     leaf,
-    parse_eui,
+    read_bounded,
     read_exchange_xml,
+    require_eui,
     xml_text,
 )
-from s1adopt.formats.exchange.names import FileKind, build_name, parse_name
 
 NAMESPACE = "urn:s1adopt:report:v1"
 DEFAULT_MAX_BYTES = 1024**3
-COUNT_FIELDS = (
-    "allocated",
-    "scheduled",
-    "released",
-    "authorised",
-    "attempted",
-    "commissioned",
-    "failed",
-    "retried",
-    "excluded",
-    "excluded_in_validation",
-    "outstanding",
-    "backlog",
-)
 CSV_COLUMNS = ("day", "party", *COUNT_FIELDS)  # then the failed:<reason> columns
 REASON_PREFIX = "failed:"
 DETAIL_COLUMNS = ("reference", "mpan", "mprn", "outcome", "attempts", "explanation")
 DETAIL_EXTENSION = ".detail.csv"
 
 _Q = "{" + NAMESPACE + "}"
-_NSMAP: Any = {None: NAMESPACE}
 _ELEMENTS = {name: "".join(part.title() for part in name.split("_")) for name in COUNT_FIELDS}
 _REFERENCE = re.compile(r"[A-Za-z0-9]{1,32}")
 _CODE = re.compile(r"[A-Za-z][A-Za-z0-9_.:\-]{0,63}")  # reason codes and outcome labels
@@ -142,12 +129,7 @@ def write_report(
         _write_counts_csv(_text_output(stack, files.csv), counts, reasons)
         detail = csv.writer(_text_output(stack, files.detail))
         detail.writerow(DETAIL_COLUMNS)
-        raw = stack.enter_context(atomic_output(files.xml))
-        xf = stack.enter_context(etree.xmlfile(raw, encoding="UTF-8"))
-        xf.write_declaration()
-        stack.enter_context(
-            xf.element(_Q + "Report", {"schemaVersion": SCHEMA_VERSION}, nsmap=_NSMAP)
-        )
+        xf = stack.enter_context(atomic_document(files.xml, "Report", NAMESPACE))
         xf.write("\n")
         leaf(xf, _Q + "Reference", reference)
         leaf(xf, _Q + "Party", party.value)
@@ -170,7 +152,7 @@ def read_report_xml(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> Migration
     """Read a report's XML back (schema-valid, its name matching its header)."""
     named = parse_name(path.name)
     root = read_exchange_xml(path, "report-v1.xsd", max_bytes)
-    party = parse_eui(child_text(root, _Q + "Party"), path.name)
+    party = require_eui(child_text(root, _Q + "Party"), FirstFault(path.name))
     report = MigrationReport(
         reference=child_text(root, _Q + "Reference"),
         party=party,
@@ -354,13 +336,7 @@ def _outcome(elem: etree._Element) -> OutcomeLine:
 
 def _csv_rows(path: Path, max_bytes: int) -> Iterator[tuple[int, list[str]]]:
     """(line number, cells) of each record; a BOM is allowed, anything not UTF-8 is not."""
-    try:
-        with open(path, "rb") as raw:
-            data = raw.read(max_bytes + 1)
-    except OSError as exc:
-        raise _bad(path, "file", f"cannot be read: {exc.strerror}") from exc
-    if len(data) > max_bytes:
-        raise _bad(path, "file", f"larger than the limit of {max_bytes:,} bytes")
+    data = read_bounded(path, max_bytes, FirstFault(path.name))
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -403,7 +379,7 @@ def _counts_row(
         day = date.fromisoformat(row[0])
     except ValueError as exc:
         raise _bad(path, where, f"day {row[0]!r} is not yyyy-mm-dd") from exc
-    if parse_eui(row[1], path.name) != party:
+    if require_eui(row[1], FirstFault(path.name)) != party:
         raise _bad(path, where, f"party {row[1]} but the name says {party}")
     numbers = []
     for column, cell in zip(CSV_COLUMNS[2:] + tuple(reasons), row[2:], strict=True):
@@ -453,4 +429,4 @@ def _uncell(text: str) -> str:
 
 
 def _bad(path: Path, where: str, problem: str) -> ExchangeFileRejected:
-    return ExchangeFileRejected(f"{path.name}: {where}: {problem}", [(where, problem)])
+    return FirstFault(path.name).fatal(where, problem)

@@ -11,7 +11,6 @@ Rules:
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, ExitStack
@@ -19,30 +18,30 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, BinaryIO
+from typing import BinaryIO
 
 from lxml import etree
 
-from s1adopt.domain.errors import ExchangeFileRejected
 from s1adopt.domain.identities import Eui64
 from s1adopt.domain.meter_points import MeterPointKind, ServiceFlag
-from s1adopt.formats.exchange.acknowledgement import (
-    SCHEMA_VERSION,
-    atomic_output,
+from s1adopt.formats.exchange.names import FileKind, build_name, parse_name
+from s1adopt.formats.exchange.xmlio import (
+    FirstFault,
+    atomic_document,
     child_text,
     exchange_schema,
+    iter_elements,
     leaf,
-    parse_eui,
+    open_document,
     parse_time,
+    release,
+    require_eui,
 )
-from s1adopt.formats.exchange.names import FileKind, build_name, parse_name
-from s1adopt.formats.safe_xml import PROLOG_LIMIT, BoundedReader, DocumentRejected, check_prolog
 
 NAMESPACE = "urn:s1adopt:status:v1"
 DEFAULT_MAX_BYTES = 16 * 1024**3
 
 _Q = "{" + NAMESPACE + "}"
-_NSMAP: Any = {None: NAMESPACE}
 _ROOT, _HEADER, _CHANGE, _TRAILER = (
     _Q + "RegistrationStatus",
     _Q + "Header",
@@ -107,10 +106,7 @@ class RegistrationStatusWriter(AbstractContextManager["RegistrationStatusWriter"
 
     def _open(self) -> None:
         h, stack = self.header, self._stack
-        raw: IO[bytes] = stack.enter_context(atomic_output(self.path))
-        xf = stack.enter_context(etree.xmlfile(raw, encoding="UTF-8"))
-        xf.write_declaration()
-        stack.enter_context(xf.element(_ROOT, {"schemaVersion": SCHEMA_VERSION}, nsmap=_NSMAP))
+        xf = stack.enter_context(atomic_document(self.path, "RegistrationStatus", NAMESPACE))
         xf.write("\n")
         with xf.element(_HEADER):
             leaf(xf, _Q + "Reference", h.reference)
@@ -192,30 +188,14 @@ class RegistrationStatusReader:
         self.max_bytes = max_bytes
         self.header: StatusFileHeader | None = None
         self.changes_read = 0
+        self._faults = FirstFault(path.name)
         self._raw: BinaryIO | None = None
 
     def __enter__(self) -> RegistrationStatusReader:
-        name = self.path.name
-        self._named = parse_name(name)
+        self._named = parse_name(self.path.name)
         if self._named.kind is not FileKind.REGISTRATION_STATUS:
-            raise _bad(name, "name", f"a {self._named.kind.value} name, not RSF")
-        try:
-            size = os.stat(self.path).st_size
-            raw = open(self.path, "rb")
-        except OSError as exc:
-            raise _bad(name, "file", f"cannot be read: {exc.strerror}") from exc
-        try:
-            if size > self.max_bytes:
-                raise _bad(name, "file", f"larger than the limit of {self.max_bytes:,} bytes")
-            check_prolog(raw.read(PROLOG_LIMIT), name)
-            raw.seek(0)
-        except DocumentRejected as exc:
-            raw.close()
-            raise _bad(name, "file", str(exc).removeprefix(f"{name}: ")) from exc
-        except BaseException:
-            raw.close()
-            raise
-        self._raw = raw
+            raise self._faults.fatal("name", f"a {self._named.kind.value} name, not RSF")
+        self._raw, self._source = open_document(self.path, self.max_bytes, self._faults)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -227,7 +207,7 @@ class RegistrationStatusReader:
         self._events = self._parse()
         first = next(self._events, None)
         if not isinstance(first, StatusFileHeader):
-            raise _bad(self.path.name, "file", "no header")
+            raise self._faults.fatal("file", "no header")
         self.header = first
         return first
 
@@ -240,61 +220,46 @@ class RegistrationStatusReader:
 
     def _parse(self) -> Iterator[StatusFileHeader | FlagChange]:
         assert self._raw is not None, "use the reader as a context manager"
-        name = self.path.name
-        # As in the migration reader: no DTD reaches the parser (check_prolog), and
-        # resolve_entities is left alone because with a schema it hides truncation errors.
-        context = etree.iterparse(
-            BoundedReader(self._raw, self.max_bytes, name),
-            events=("end",),
-            tag=(_ROOT, _HEADER, _CHANGE, _TRAILER),
-            schema=exchange_schema("status-v1.xsd"),
-            encoding="utf-8",
-            no_network=True,
-            load_dtd=False,
-            huge_tree=False,
-            remove_comments=True,
-            remove_pis=True,
+        faults = self._faults
+        elements = iter_elements(
+            self._source,
+            exchange_schema("status-v1.xsd"),
+            _ROOT,
+            (_HEADER, _CHANGE, _TRAILER),
+            faults,
         )
         expected: int | None = None
-        complete = False
-        try:
-            for _, elem in context:
-                tag = elem.tag
-                if tag == _CHANGE:
-                    change = _change(elem, name)
-                    _release(elem)
-                    self.changes_read += 1
-                    yield change
-                elif tag == _HEADER:
-                    header = self._header(elem)
-                    _release(elem)
-                    yield header
-                elif tag == _TRAILER:
-                    expected = int(child_text(elem, _Q + "ChangeCount"))
-                else:
-                    complete = True
-        except DocumentRejected as exc:
-            raise _bad(name, "file", str(exc).removeprefix(f"{name}: ")) from exc
-        except etree.XMLSyntaxError as exc:
-            message = (exc.msg or str(exc)).replace(_Q, "")
-            raise _bad(name, f"line {exc.lineno}" if exc.lineno else "file", message) from exc
-        except etree.LxmlError as exc:
-            raise _bad(name, "file", str(exc)) from exc
-        if not complete or expected is None:
-            raise _bad(name, "file", "the document ends before its trailer; it is truncated")
+        for elem in elements:
+            tag = elem.tag
+            if tag == _CHANGE:
+                change = _change(elem, faults)
+                release(elem)
+                self.changes_read += 1
+                yield change
+            elif tag == _HEADER:
+                header = self._header(elem)
+                release(elem)
+                yield header
+            else:
+                expected = int(child_text(elem, _Q + "ChangeCount"))
+        if expected is None:
+            raise faults.fatal("file", "the document ends before its trailer; it is truncated")
         if expected != self.changes_read:
-            raise _bad(
-                name,
+            raise faults.fatal(
                 "Trailer",
                 f"ChangeCount is {expected:,} but the file holds {self.changes_read:,} changes",
             )
 
     def _header(self, elem: etree._Element) -> StatusFileHeader:
-        name = self.path.name
+        # Schema errors of a stream come at its end: check what is read here as well.
+        try:
+            day = date.fromisoformat(child_text(elem, _Q + "Day"))
+        except ValueError as exc:
+            raise self._faults.fatal("Header", "Day is not a date (yyyy-mm-dd)") from exc
         header = StatusFileHeader(
             reference=child_text(elem, _Q + "Reference"),
-            provider=parse_eui(child_text(elem, _Q + "Provider"), name),
-            day=date.fromisoformat(child_text(elem, _Q + "Day")),
+            provider=require_eui(child_text(elem, _Q + "Provider"), self._faults),
+            day=day,
         )
         named = self._named
         if (header.reference, header.provider, header.day) != (
@@ -302,7 +267,9 @@ class RegistrationStatusReader:
             named.party,
             named.day,
         ):
-            raise _bad(name, "Header", "reference, provider or day differs from the file name")
+            raise self._faults.fatal(
+                "Header", "reference, provider or day differs from the file name"
+            )
         return header
 
 
@@ -315,28 +282,20 @@ def read_registration_status(
         return header, list(reader)
 
 
-def _change(elem: etree._Element, name: str) -> FlagChange:
+def _change(elem: etree._Element, faults: FirstFault) -> FlagChange:
     get = elem.get
-    kind = _KINDS[get("kind", "")]  # the schema allows only these
+    where = f"line {elem.sourceline}"
+    # Schema errors of a stream come at its end: check what is read here as well.
+    kind = _KINDS.get(get("kind", ""))
+    flag = _FLAGS.get(get("flag", ""))
+    if kind is None or flag is None:
+        raise faults.fatal(where, "kind must be MPAN or MPRN and flag a DCC Service Flag")
     mpxn = get("mpxn", "")
     if not _MPXN[kind].fullmatch(mpxn):
-        raise _bad(name, f"line {elem.sourceline}", f"{mpxn!r} is not a valid {kind}")
+        raise faults.fatal(where, f"{mpxn!r} is not a valid {kind}")
     return FlagChange(
         mpxn=mpxn,
         kind=kind,
-        flag=_FLAGS[get("flag", "")],
-        effective_from=parse_time(get("effectiveFrom", ""), name),
+        flag=flag,
+        effective_from=parse_time(get("effectiveFrom", ""), faults),
     )
-
-
-def _release(elem: etree._Element) -> None:
-    """Free a processed element and the siblings before it, keeping memory flat."""
-    elem.clear()
-    parent = elem.getparent()
-    if parent is not None:
-        while elem.getprevious() is not None:
-            del parent[0]
-
-
-def _bad(name: str, where: str, problem: str) -> ExchangeFileRejected:
-    return ExchangeFileRejected(f"{name}: {where}: {problem}", [(where, problem)])

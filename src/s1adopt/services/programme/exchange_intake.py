@@ -204,12 +204,14 @@ class ExchangeIntake:
                 f"password of {item.name}",
                 [],
             )
+            # The response is written before the commit: if the process dies in between, the
+            # archive is taken in again and the same response written again.
+            response = AuthorisationResponse(
+                request.reference, request.party, now.date(), tuple(outcomes)
+            )
+            outbox = self.exchange.outbox(item.sender)
+            write_authorisation_response(outbox / authorisation_response_name(response), response)
             uow.commit()
-        response = AuthorisationResponse(
-            request.reference, request.party, now.date(), tuple(outcomes)
-        )
-        outbox = self.exchange.outbox(item.sender)
-        write_authorisation_response(outbox / authorisation_response_name(response), response)
         self._write_answer(
             InboxFile(item.sender, password_path.name, password_path),
             password_digest,
