@@ -24,6 +24,7 @@ from s1adopt.adapters.work.processes import ProcessPoolEngine
 from s1adopt.config import Settings
 from s1adopt.domain.eligibility import EligibleProducts
 from s1adopt.domain.errors import ConfigurationError
+from s1adopt.domain.identities import Eui64
 from s1adopt.domain.retry import RetryRules
 from s1adopt.formats.eligible_products import load_eligible_products
 from s1adopt.services.intake import IntakeResult, take_in_migration_file
@@ -121,11 +122,12 @@ class Application:
             return ProcessPoolEngine(self.settings, self.settings.workers, headend_url, local)
         return local
 
-    def intake(self, progress: Progress | None = None) -> Callable[[Path], IntakeResult]:
-        """Migration-file intake with this service's keys and settings."""
+    def intake(self, progress: Progress | None = None) -> Callable[..., IntakeResult]:
+        """Migration-file intake with this service's keys and settings: ``take_in(path,
+        sender=None)``."""
         keyring, settings = self.keyring, self.settings
 
-        def take_in(path: Path) -> IntakeResult:
+        def take_in(path: Path, sender: Eui64 | None = None) -> IntakeResult:
             return take_in_migration_file(
                 path,
                 self.unit_of_work,
@@ -135,6 +137,7 @@ class Application:
                 self.clock,
                 settings.max_migration_file_bytes,
                 progress,
+                sender,
             )
 
         return take_in

@@ -66,7 +66,7 @@ class World:
     ) -> IntakeResult:
         return self.take_in_path(self.write(records, name, declared))
 
-    def take_in_path(self, path: Path) -> IntakeResult:
+    def take_in_path(self, path: Path, sender: Eui64 | None = None) -> IntakeResult:
         return take_in_migration_file(
             path,
             self.uow_factory,
@@ -75,6 +75,8 @@ class World:
             self.keyring.vault(),
             self.clock,
             1 << 30,
+            None,
+            sender,
         )
 
     def worker(self) -> MigrationWorker:

@@ -35,6 +35,7 @@ from s1adopt.formats.exchange.authorisation import (
     write_password,
 )
 from s1adopt.formats.exchange.demand import demand_file_name, write_demand
+from s1adopt.formats.exchange.names import FileKind, build_name
 from s1adopt.formats.exchange.registration import (
     RegistrationFileWriter,
     RegistrationHeader,
@@ -44,7 +45,7 @@ from s1adopt.services.programme.admin import InstallationAdmin
 from s1adopt.services.programme.capacity import ProgrammeRules, allocate_and_schedule
 from s1adopt.services.programme.exchange_intake import ExchangeIntake
 from s1adopt.services.programme.registration import load_registration
-from tests.builders import SMSO, with_device
+from tests.builders import SMSO, with_device, write_file
 from tests.conftest import StepClock
 from tests.integration.migration_world import World
 
@@ -75,6 +76,7 @@ def _parties() -> list[Party]:
         Party(SUPPLIER_B, "SUPB", "Supplier B", roles),
         Party(OPERATOR_ED, "EDA", "Network A", frozenset({Role.ELECTRICITY_DISTRIBUTOR})),
         Party(PROVIDER, "RDP", "Registration", frozenset({Role.REGISTRATION_DATA_PROVIDER})),
+        Party(Eui64.parse(SMSO), "SMSO1", "Head end", frozenset({Role.SMSO})),
     ]
 
 
@@ -163,7 +165,7 @@ def test_registration_data_names_the_supplier_in_force_on_each_day(world: World)
     first = load_registration(
         _register(world, records, SUPPLIER_A), world.uow, world.clock, 1 << 30
     )
-    assert (first.parties, first.records, first.already_known) == (4, 4, False)
+    assert (first.parties, first.records, first.already_known) == (5, 4, False)
     again = load_registration(
         _register(world, records, SUPPLIER_A), world.uow, world.clock, 1 << 30
     )
@@ -413,3 +415,45 @@ def test_a_schedule_moves_or_is_cancelled_only_before_its_cut_off_and_within_all
         late.reschedule("S1-0000002", None)
     with pytest.raises(InvalidRequest, match="is not scheduled"):
         admin.reschedule("S1-0000003", None)
+
+
+def test_files_are_taken_only_from_parties_in_the_role_that_sends_them(world: World) -> None:
+    root = world.tmp / "exchange"
+    records = [world.fleet.installation(1)]
+    intruder = Eui64.parse("90-B3-D5-1F-30-09-00-09")
+    # a supplier cannot send registration data once a provider is known
+    _register(world, records, SUPPLIER_A, directory=_inbox(root, PROVIDER))
+    assert all(a.accepted for a in _intake(world, root).take_in_all())
+    forged = root / SUPPLIER_A.value / "inbox"
+    header = RegistrationHeader("R9", SUPPLIER_A, datetime(2026, 11, 28, tzinfo=UTC), 0)
+    with RegistrationFileWriter(forged / registration_file_name("R9", SUPPLIER_A, DAY), header):
+        pass
+    # migration data comes only from an SMSO, about its own installations
+    name = build_name(FileKind.MIGRATION_DATA, "M1", intruder, "DCC", DAY)
+    write_file(_inbox(root, intruder) / name, "F1", world.sealer, records)
+    answers = {a.name: a for a in _intake(world, root).take_in_all()}
+    assert not answers[registration_file_name("R9", SUPPLIER_A, DAY)].accepted
+    assert (
+        "registration data provider"
+        in answers[registration_file_name("R9", SUPPLIER_A, DAY)].summary
+    )
+    assert not answers[name].accepted
+    assert "not a known party" in answers[name].summary
+    with world.engine.connect() as conn:
+        assert conn.execute(select(t.installation)).all() == []
+
+
+def test_an_smso_cannot_send_another_smsos_installations(world: World) -> None:
+    root = world.tmp / "exchange"
+    records = [world.fleet.installation(1)]
+    other = Eui64.parse("90-B3-D5-1F-30-10-00-09")
+    parties = [*_parties(), Party(other, "SMSO9", "Other head end", frozenset({Role.SMSO}))]
+    header = RegistrationHeader("R1", PROVIDER, datetime(2026, 11, 28, tzinfo=UTC), 0)
+    path = _inbox(root, PROVIDER) / registration_file_name("R1", PROVIDER, DAY)
+    with RegistrationFileWriter(path, header, parties):
+        pass
+    name = build_name(FileKind.MIGRATION_DATA, "M1", other, "DCC", DAY)
+    write_file(_inbox(root, other) / name, "F1", world.sealer, records)  # header: SMSO
+    answers = {a.name: a for a in _intake(world, root).take_in_all()}
+    assert not answers[name].accepted
+    assert "is not the sender" in answers[name].summary

@@ -99,8 +99,10 @@ def take_in_migration_file(
     clock: Clock,
     max_bytes: int,
     progress: Progress | None = None,
+    sender: Eui64 | None = None,
 ) -> IntakeResult:
-    """Validate a migration file and persist its installations as one new batch."""
+    """Validate a migration file and persist its installations as one new batch; with
+    ``sender`` (the SMSO whose exchange inbox it came from), the header's SMSO must be it."""
     digest = file_digest(path)
     with uow_factory() as uow:
         known = uow.migration.batch_by_digest(digest)
@@ -110,6 +112,11 @@ def take_in_migration_file(
     with MigrationFileReader(path, max_bytes) as reader, uow_factory() as uow:
         header = reader.read_header()
         smso, supplier = _header_identities(path.name, header.smso, header.responsible_supplier)
+        if sender is not None and smso != sender:
+            raise MigrationFileRejected(
+                f"{path.name}: the header's SMSO {smso} is not the sender {sender}; an SMSO "
+                "sends only its own installations' data"
+            )
         batch_id = uow.migration.add_batch(path.name, digest, header, now)
         context = _Context(
             batch_id, smso, supplier, eligible, unsealer.for_file(header), vault, now, uow

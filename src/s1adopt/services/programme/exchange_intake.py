@@ -9,8 +9,10 @@ Rules:
   first, then demand, authorisations and migration data, so that authorisations are checked
   against the registration data of their day;
 - the name must be valid for the kind of file and carry the sender's own EUI-64 (the owner of
-  the inbox); a party sends only the kinds parties send (registration data, demand,
-  authorisation archives and their passwords, migration data);
+  the inbox); a party sends only the kinds parties send, and only those of its role:
+  registration data from a registration data provider (while none is known, the first file
+  must name its sender as one: trust on first use), demand and authorisations from a supplier,
+  migration data from an SMSO about its own installations;
 - an authorisation archive waits, unanswered, until its password file has arrived;
 - each file's effect and its record are committed together (the migration data intake is
   idempotent by digest), and the answer is written after the commit: a crash in between is
@@ -21,7 +23,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from s1adopt.domain.errors import (
     ExchangeFileRejected,
@@ -29,6 +30,7 @@ from s1adopt.domain.errors import (
     MigrationFileRejected,
 )
 from s1adopt.domain.identities import Eui64
+from s1adopt.domain.parties import Role
 from s1adopt.formats.exchange.acknowledgement import acknowledgement_name, write_acknowledgement
 from s1adopt.formats.exchange.authorisation import (
     AuthorisationResponse,
@@ -44,7 +46,7 @@ from s1adopt.services.intake import IntakeResult, file_digest
 from s1adopt.services.ports import Clock, Exchange, InboxFile, UnitOfWork, UnitOfWorkFactory
 from s1adopt.services.programme.authorise import authorise_request
 from s1adopt.services.programme.capacity import ProgrammeRules, take_in_demand
-from s1adopt.services.programme.registration import load_registration
+from s1adopt.services.programme.registration import declares_provider, load_registration
 
 _ORDER = {
     FileKind.REGISTRATION: 0,
@@ -75,7 +77,7 @@ class ExchangeIntake:
     uow_factory: UnitOfWorkFactory
     exchange: Exchange
     clock: Clock
-    migration_intake: Callable[[Path], IntakeResult]
+    migration_intake: Callable[..., IntakeResult]  # (path, sender=EUI-64)
     rules: ProgrammeRules
     max_bytes: int
 
@@ -144,6 +146,7 @@ class ExchangeIntake:
         """Take in a registration, demand or migration data file; the summary. Registration
         and demand are recorded in their own transaction; migration data afterwards."""
         if parsed.kind is FileKind.REGISTRATION:
+            self._check_provider(item, parsed)
             load = load_registration(
                 item.path, self.uow_factory, self.clock, self.max_bytes, item.sender
             )
@@ -155,12 +158,41 @@ class ExchangeIntake:
                 self._record(uow, item, digest, parsed.kind.value, True, summary, [])
                 uow.commit()
             return summary
-        result = self.migration_intake(item.path)
+        self._check_role(parsed.party, Role.SMSO, "migration data")
+        result = self.migration_intake(item.path, sender=parsed.party)
         return (
             f"batch {result.batch_id}: {result.installations:,} installations, "
             f"{result.validated:,} valid, {result.failed:,} failed Data Validation, "
             f"{result.refused:,} refused"
         )
+
+    def _check_role(self, party: Eui64, role: Role, what: str) -> None:
+        """Only a known party holding ``role`` sends ``what``."""
+        with self.uow_factory() as uow:
+            known = uow.programme.party(party)
+        if known is None or role not in known.roles:
+            why = "is not a known party" if known is None else f"does not hold the {role} role"
+            raise ExchangeFileRejected(
+                f"{party} {why}; only {role.name.lower().replace('_', ' ')}s send {what}",
+                [("name", f"{party} {why}")],
+            )
+
+    def _check_provider(self, item: InboxFile, parsed: ExchangeName) -> None:
+        """Registration data comes from a registration data provider: a known one, or, while
+        none is known (the first file), one that names itself so in its own parties (trust
+        on first use, recorded like any other file)."""
+        with self.uow_factory() as uow:
+            providers = [
+                p.eui for p in uow.programme.parties() if Role.REGISTRATION_DATA_PROVIDER in p.roles
+            ]
+        if providers:
+            self._check_role(parsed.party, Role.REGISTRATION_DATA_PROVIDER, "registration data")
+            return
+        if not declares_provider(item.path, parsed.party, self.max_bytes):
+            raise ExchangeFileRejected(
+                f"{parsed.party} is not a known registration data provider",
+                [("name", "the first registration file must list its sender as a provider")],
+            )
 
     def _authorisation(
         self, item: InboxFile, digest: str, parsed: ExchangeName

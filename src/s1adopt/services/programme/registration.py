@@ -14,7 +14,8 @@ from itertools import islice
 from pathlib import Path
 
 from s1adopt.domain.errors import ExchangeFileRejected
-from s1adopt.domain.parties import Party
+from s1adopt.domain.identities import Eui64
+from s1adopt.domain.parties import Party, Role
 from s1adopt.domain.registration import RegistrationRecord
 from s1adopt.formats.exchange.names import FileKind
 from s1adopt.formats.exchange.registration import RegistrationFileReader
@@ -85,3 +86,18 @@ def _store(
         uow.programme.upsert_parties(parties, now)
     if records:
         uow.programme.add_registrations(records, file_id)
+
+
+def declares_provider(path: Path, sender: Eui64, max_bytes: int) -> bool:
+    """Whether a registration file lists ``sender`` among its parties as a registration data
+    provider (read up to the end of its parties; the file is checked in full when taken in)."""
+    try:
+        with RegistrationFileReader(path, max_bytes) as reader:
+            for item in reader:
+                if not isinstance(item, Party):
+                    return False
+                if item.eui == sender and Role.REGISTRATION_DATA_PROVIDER in item.roles:
+                    return True
+    except ExchangeFileRejected:
+        return False
+    return False
