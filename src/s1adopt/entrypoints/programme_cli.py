@@ -86,15 +86,28 @@ def totals(days: Sequence[Sequence[PartyDayCounts]]) -> dict[str, Any]:
     return total
 
 
-def day_table(counts: Sequence[PartyDayCounts], title: str) -> Table:
-    """A day's counts, a row per party."""
-    table = Table(title=title)
-    table.add_column("party")
-    for name in COUNT_FIELDS:
-        table.add_column(name.replace("_", " "), justify="right")
+def day_table(
+    counts: Sequence[PartyDayCounts], title: str, codes: dict[str, str] | None = None
+) -> Table:
+    """A day's counts: a row per count, a column per party (its short code when known)."""
+    table = Table(title=title, title_justify="left")
+    table.add_column("count")
     for c in counts:
-        table.add_row(c.party.value, *(f"{getattr(c, n):,}" for n in COUNT_FIELDS))
+        table.add_column((codes or {}).get(c.party.value, c.party.value[-5:]), justify="right")
+    for name in COUNT_FIELDS:
+        table.add_row(name.replace("_", " "), *(f"{getattr(c, name):,}" for c in counts))
+    reasons = sorted({r for c in counts for r in c.failed_by_reason})
+    for reason in reasons:
+        table.add_row(
+            f"  failed: {reason}", *(f"{c.failed_by_reason.get(reason, 0):,}" for c in counts)
+        )
     return table
+
+
+def party_codes(app: Application) -> dict[str, str]:
+    """Parties' short codes by EUI-64, for narrow tables."""
+    with app.unit_of_work() as uow:
+        return {p.eui.value: p.short_code for p in uow.programme.parties()}
 
 
 @programme_app.command("run")
@@ -128,7 +141,7 @@ def programme_run(
 
     def show(result: DayResult) -> None:
         if not as_json:
-            out.print(day_table(result.counts, f"Migration day {result.day}"))
+            out.print(day_table(result.counts, f"Migration day {result.day}", party_codes(app)))
             refused = [a for a in result.answers if not a.accepted]
             for answer in refused:
                 err.print(
@@ -312,11 +325,12 @@ def report_days(
     if not counts:
         err.print("no migration day has been reported yet (run `s1adopt programme run`)")
         raise typer.Exit(3)
+    codes = party_codes(application(db))
     by_day: dict[date, list[PartyDayCounts]] = {}
     for c in counts:
         by_day.setdefault(c.day, []).append(c)
     for day, rows in by_day.items():
-        out.print(day_table(rows, f"Migration day {day}"))
+        out.print(day_table(rows, f"Migration day {day}", codes))
 
 
 @report_app.command("chart")
