@@ -462,33 +462,27 @@ class SqlMigrationRepository:
         enrol: dict[MeterPointKind, list[int]] = defaultdict(list)
         for unit in units:
             inst = unit.installation
-            inst_rows.append(
-                {
-                    "b_id": unit.installation_id,
-                    "batch_id": inst.batch_id,
-                    "state": str(inst.state),
-                    "attempts": inst.attempts,
-                    "failure_reason": inst.failure_reason,
-                    "failure_detail": inst.failure_detail,
-                    "electricity_only": inst.electricity_only,
-                    "authorised_by": inst.authorised_by,
-                    "retry_on": inst.retry_on,
-                    "blocked": inst.blocked,
-                    "updated_at": at,
-                }
-            )
+            values = _installation_values(inst)
+            if unit.stored.get(_INSTALLATION) != values:
+                inst_rows.append(
+                    {
+                        "b_id": unit.installation_id,
+                        **dict(zip(_INSTALLATION_COLUMNS, values, strict=True)),
+                    }
+                    | {"updated_at": at}
+                )
+                unit.stored[_INSTALLATION] = values
             history.extend(_history_rows(unit.installation_id, inst))
             for dev in unit.devices:
-                dev_rows.append(
-                    {
-                        "b_id": dev.device_id.value,
-                        "smi_status": str(dev.status),
-                        "status_since": dev.status_since,
-                        "credential_holder": str(dev.credential_holder),
-                        "firmware_version": dev.firmware_version,
-                        "firmware_target": dev.firmware_target,
-                    }
-                )
+                dev_values = _device_values(dev)
+                if unit.stored.get(dev.device_id) != dev_values:
+                    dev_rows.append(
+                        {
+                            "b_id": dev.device_id.value,
+                            **dict(zip(_DEVICE_COLUMNS, dev_values, strict=True)),
+                        }
+                    )
+                    unit.stored[dev.device_id] = dev_values
                 statuses.extend(_status_rows(dev))
             for (device_id, purpose), sealed in unit.store_credentials.items():
                 creds_store.append(
@@ -524,10 +518,11 @@ class SqlMigrationRepository:
                         "reason": unit.ended.reason,
                     }
                 )
-        self._c.execute(
-            update(t.installation).where(t.installation.c.id == bindparam("b_id")),
-            inst_rows,
-        )
+        if inst_rows:
+            self._c.execute(
+                update(t.installation).where(t.installation.c.id == bindparam("b_id")),
+                inst_rows,
+            )
         if dev_rows:
             self._c.execute(
                 update(t.device).where(t.device.c.device_id == bindparam("b_id")), dev_rows
@@ -589,6 +584,53 @@ class SqlMigrationRepository:
             )
 
 
+_INSTALLATION = "installation"  # the key of an installation's values in ``MigrationUnit.stored``
+_INSTALLATION_COLUMNS = (
+    "batch_id",
+    "state",
+    "attempts",
+    "failure_reason",
+    "failure_detail",
+    "electricity_only",
+    "authorised_by",
+    "retry_on",
+    "blocked",
+)
+_DEVICE_COLUMNS = (
+    "smi_status",
+    "status_since",
+    "credential_holder",
+    "firmware_version",
+    "firmware_target",
+)
+
+
+def _installation_values(inst: Installation) -> tuple[object, ...]:
+    """The installation's values for ``_INSTALLATION_COLUMNS``."""
+    return (
+        inst.batch_id,
+        str(inst.state),
+        inst.attempts,
+        inst.failure_reason,
+        inst.failure_detail,
+        inst.electricity_only,
+        inst.authorised_by,
+        inst.retry_on,
+        inst.blocked,
+    )
+
+
+def _device_values(dev: Device) -> tuple[object, ...]:
+    """The device's values for ``_DEVICE_COLUMNS``."""
+    return (
+        str(dev.status),
+        dev.status_since,
+        str(dev.credential_holder),
+        dev.firmware_version,
+        dev.firmware_target,
+    )
+
+
 def _installation_row(item: NewInstallation, at: datetime) -> dict[str, Any]:
     inst = item.installation
     return {
@@ -630,6 +672,19 @@ def _installation_from_row(row: Any) -> Installation:
 
 
 def _unit_from_row(
+    row: Any,
+    devices: list[Device],
+    credentials: dict[tuple[Eui64, str], bytes],
+    step: str | None,
+) -> MigrationUnit:
+    unit = _bare_unit(row, devices, credentials, step)
+    unit.stored[_INSTALLATION] = _installation_values(unit.installation)
+    for dev in devices:
+        unit.stored[dev.device_id] = _device_values(dev)
+    return unit
+
+
+def _bare_unit(
     row: Any,
     devices: list[Device],
     credentials: dict[tuple[Eui64, str], bytes],
