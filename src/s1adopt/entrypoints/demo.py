@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -21,7 +22,7 @@ from s1adopt.entrypoints.migration_run import cohort_table, run_migration, summa
 MARKER = ".s1adopt-demo"
 
 
-def _fresh_workdir(workdir: Path) -> None:
+def fresh_workdir(workdir: Path) -> None:
     if workdir.exists():
         if not (workdir / MARKER).exists():
             raise ConfigurationError(
@@ -48,6 +49,19 @@ def start_emulator(fleet_dir: Path, log: Path) -> tuple[subprocess.Popen[str], s
     return process, line.split(" ", 1)[1].strip()
 
 
+def report_replacements(stats: dict[str, Any], out: Console) -> list[str]:
+    """Print the emulator's count of credential replacements; the devices replaced twice."""
+    replaced = stats["totals"].get("credential_replacements", 0)
+    twice = [
+        d for d, c in stats.get("devices", {}).items() if c.get("credential_replacements", 0) > 1
+    ]
+    out.print(
+        f"emulator: {replaced:,} device credentials replaced, "
+        f"{len(twice)} devices replaced more than once"
+    )
+    return twice
+
+
 def run_demo(
     workdir: Path,
     installations: int,
@@ -60,7 +74,7 @@ def run_demo(
     expected.json, 1 otherwise."""
     from s1adopt.emulators.fleet import generate_fleet
 
-    _fresh_workdir(workdir)
+    fresh_workdir(workdir)
     settings = Settings(
         database_url=f"sqlite:///{workdir / 's1adopt.db'}",
         key_dir=workdir / "keys",
@@ -101,14 +115,7 @@ def run_demo(
     )
     if len(run.summary.by_cohort) > 1:
         out.print(cohort_table(run.summary.by_cohort))
-    replaced = stats["totals"].get("credential_replacements", 0)
-    twice = [
-        d for d, c in stats.get("devices", {}).items() if c.get("credential_replacements", 0) > 1
-    ]
-    out.print(
-        f"emulator: {replaced:,} device credentials replaced, "
-        f"{len(twice)} devices replaced more than once"
-    )
+    twice = report_replacements(stats, out)
     expected = json.loads((fleet_dir / "expected.json").read_text())["installations"]
     actual = {
         o.reference: o.outcome

@@ -23,7 +23,7 @@ from rich.table import Table
 from s1adopt.bootstrap import Application
 from s1adopt.config import Settings
 from s1adopt.domain.programme import PartyDayCounts
-from s1adopt.entrypoints.demo import _fresh_workdir, start_emulator
+from s1adopt.entrypoints.demo import fresh_workdir, report_replacements, start_emulator
 from s1adopt.entrypoints.emulator_cli import fetch_stats
 from s1adopt.services.programme.queries import awaiting_authorisation
 from s1adopt.services.programme.run import DayResult, ProgrammeClock
@@ -96,7 +96,7 @@ def run_programme_demo(
     from s1adopt.emulators.fleet import generate_fleet
     from s1adopt.emulators.supplier_tool import Authorising, send_authorisation
 
-    _fresh_workdir(workdir)
+    fresh_workdir(workdir)
     settings = Settings(
         database_url=f"sqlite:///{workdir / 's1adopt.db'}",
         key_dir=workdir / "keys",
@@ -201,14 +201,7 @@ def _verdict(
     chart = app.settings.report_dir / "programme-progress.png"
     out.print(f"progress chart: {chart}")
     out.print(f"reports and answers: each party's outbox under {exchange}")
-    replaced = stats["totals"].get("credential_replacements", 0)
-    twice = [
-        d for d, c in stats.get("devices", {}).items() if c.get("credential_replacements", 0) > 1
-    ]
-    out.print(
-        f"emulator: {replaced:,} device credentials replaced, "
-        f"{len(twice)} devices replaced more than once"
-    )
+    twice = report_replacements(stats, out)
     actual = _outcomes(app, expected)
     differences = {
         ref: (want, actual.get(ref)) for ref, want in expected.items() if actual.get(ref) != want

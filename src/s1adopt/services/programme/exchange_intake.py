@@ -279,16 +279,7 @@ class ExchangeIntake:
         """Record the answer in its own transaction, then write it."""
         with self.uow_factory() as uow:
             if uow.programme.file_seen(digest, kind, item.name) is None:
-                uow.programme.record_file(
-                    digest,
-                    item.name,
-                    kind,
-                    item.sender,
-                    self.clock.now(),
-                    accepted,
-                    summary,
-                    faults,
-                )
+                self._record(uow, item, digest, kind, accepted, summary, faults)
                 uow.commit()
         return self._reply(item, digest, kind, accepted, summary, faults)
 
