@@ -6,7 +6,7 @@ import base64
 import binascii
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 
@@ -18,6 +18,7 @@ from s1adopt.adapters.db.uow import SqlUnitOfWork
 from s1adopt.adapters.exchange.directory import DirectoryExchange
 from s1adopt.adapters.headend.directory import HeadEndDirectory
 from s1adopt.adapters.headend.policy import RetryPolicy
+from s1adopt.adapters.keys.signing import SigningIdentity, identity_in, load_identity
 from s1adopt.adapters.keys.vault import Keyring
 from s1adopt.adapters.work.inprocess import InProcessEngine
 from s1adopt.adapters.work.processes import ProcessPoolEngine
@@ -26,7 +27,10 @@ from s1adopt.domain.eligibility import EligibleProducts
 from s1adopt.domain.errors import ConfigurationError
 from s1adopt.domain.identities import Eui64
 from s1adopt.domain.retry import RetryRules
+from s1adopt.formats.duis.schemas import OfficialSchemas, own_schema
 from s1adopt.formats.eligible_products import load_eligible_products
+from s1adopt.services.duis.gateway import Gateway, GatewaySettings
+from s1adopt.services.duis.ports import RequestValidator
 from s1adopt.services.intake import IntakeResult, take_in_migration_file
 from s1adopt.services.migrate import Migrator
 from s1adopt.services.migration.steps import StepContext
@@ -217,6 +221,44 @@ class Application:
             self.settings.max_exchange_file_bytes,
             None,
             progress,
+        )
+
+    @cached_property
+    def dsp(self) -> SigningIdentity:
+        """The DSP's signing identity: configured, or made in the key directory."""
+        s = self.settings
+        if (s.dsp_key is None) != (s.dsp_cert is None):
+            raise ConfigurationError("set both S1ADOPT_DSP_KEY and S1ADOPT_DSP_CERT, or neither")
+        if s.dsp_key is not None and s.dsp_cert is not None:
+            return load_identity(s.dsp_key, s.dsp_cert)
+        try:
+            eui = Eui64.parse(s.dsp_eui)
+        except ValueError as exc:
+            raise ConfigurationError(f"S1ADOPT_DSP_EUI: {exc}") from exc
+        return identity_in(s.key_dir, "dsp", eui, "89")
+
+    def request_validators(self) -> list[RequestValidator]:
+        """The project's schema, and the official DUIS schemas when configured."""
+        validators: list[RequestValidator] = [own_schema()]
+        if self.settings.duis_schema_dir is not None:
+            validators.append(OfficialSchemas(self.settings.duis_schema_dir))
+        return validators
+
+    def gateway(self) -> Gateway:
+        """The DUIS gateway, wired."""
+        s = self.settings
+        try:
+            thresholds = s.thresholds()
+        except ValueError as exc:
+            raise ConfigurationError(str(exc)) from exc
+        return Gateway(
+            self.unit_of_work,
+            self.clock,
+            self.dsp,
+            self.request_validators(),
+            GatewaySettings(
+                s.max_request_bytes, timedelta(seconds=s.anomaly_window_seconds), thresholds
+            ),
         )
 
     def pending_work(self, queue: str) -> int:

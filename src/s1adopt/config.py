@@ -61,18 +61,42 @@ class Settings(BaseSettings):
     )
     max_exchange_file_bytes: int = Field(default=1024**3, gt=0)
 
+    # the DUIS gateway
+    dsp_key: Path | None = Field(
+        default=None,
+        description="the DSP's signing key (PKCS#8 DER or PEM); default KEY_DIR/dsp.key",
+    )
+    dsp_cert: Path | None = Field(
+        default=None, description="the DSP's certificate (PEM); default KEY_DIR/dsp.pem"
+    )
+    dsp_eui: str = Field(default="90-B3-D5-1F-30-00-00-02", description="the DSP's EUI-64")
+    duis_schema_dir: Path | None = Field(
+        default=None, description="a folder of the official DUIS V5.4 schemas to validate against"
+    )
+    headend_url: str | None = Field(
+        default=None, description="control address of the head ends (device requests)"
+    )
+    gateway_host: str = Field(default="127.0.0.1")
+    gateway_port: int = Field(default=8079, gt=0, lt=65536)
+    max_request_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
+    anomaly_window_seconds: int = Field(default=60, gt=0)
+    anomaly_thresholds: str = Field(
+        default="*=60000",
+        description="requests per user and SRV within the window, e.g. 8.2=100000,*=60000",
+    )
+
+    def thresholds(self) -> dict[str, int]:
+        """``anomaly_thresholds`` as a mapping; ``ValueError`` names a malformed entry."""
+        return _pairs(self.anomaly_thresholds, "S1ADOPT_ANOMALY_THRESHOLDS", "8.2=100000,*=60000")
+
     def capacities(self) -> dict[str, int]:
         """``capacity`` as a mapping; ``ValueError`` names a malformed entry."""
-        result: dict[str, int] = {}
-        for part in self.capacity.split(","):
-            name, _, number = part.strip().partition("=")
-            if not name or not number.strip().isdigit():
-                raise ValueError(
-                    f"S1ADOPT_CAPACITY entry {part.strip()!r} is not COHORT=NUMBER "
-                    "(e.g. IOC=400,MOC=400,FOC=400)"
-                )
-            result[name.strip().upper()] = int(number)
-        return result
+        return {
+            name.upper(): n
+            for name, n in _pairs(
+                self.capacity, "S1ADOPT_CAPACITY", "IOC=400,MOC=400,FOC=400"
+            ).items()
+        }
 
     def backoff_days(self) -> tuple[int, ...]:
         """``retry_backoff`` as whole days; ``ValueError`` names a malformed entry."""
@@ -83,3 +107,16 @@ class Settings(BaseSettings):
                 f"S1ADOPT_RETRY_BACKOFF {self.retry_backoff!r} is not a list of days like 1,2,4,8"
             ) from exc
         return days
+
+
+def _pairs(text: str, setting: str, example: str) -> dict[str, int]:
+    """``NAME=NUMBER,...`` as a mapping; ``ValueError`` names a malformed entry."""
+    result: dict[str, int] = {}
+    for part in text.split(","):
+        name, _, number = part.strip().partition("=")
+        if not name.strip() or not number.strip().isdigit():
+            raise ValueError(
+                f"{setting} entry {part.strip()!r} is not NAME=NUMBER (e.g. {example})"
+            )
+        result[name.strip()] = int(number)
+    return result

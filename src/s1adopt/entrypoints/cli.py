@@ -15,6 +15,7 @@ from rich.table import Table
 from s1adopt.bootstrap import Application
 from s1adopt.config import Settings
 from s1adopt.entrypoints import demo as demo_module
+from s1adopt.entrypoints.duis_cli import register as register_duis
 from s1adopt.entrypoints.emulator_cli import emulator_app
 from s1adopt.entrypoints.errors import guard
 from s1adopt.entrypoints.migration_run import cohort_table, run_migration, summary_table
@@ -41,6 +42,7 @@ app.add_typer(inventory_app, name="inventory")
 app.add_typer(keys_app, name="keys")
 app.command("plan")(plan)
 register_programme(app)
+register_duis(app)
 
 err = Console(stderr=True)
 out = Console()
@@ -323,12 +325,23 @@ def fleet_generate(
 
 @keys_app.command("init")
 def keys_init() -> None:
-    """Create the vault key and the migration transport key pair if absent."""
+    """Create the service's keys if absent: the vault key, the migration transport key pair,
+    and the DSP's XML-signing key with its certificate (unless S1ADOPT_DSP_KEY/CERT point at
+    another, e.g. the public test DSP's)."""
     application = Application(Settings())
     public = guard(lambda: application.keyring.transport_public_key)
+    dsp = guard(lambda: application.dsp)
     out.print(
         f"keys in {application.settings.key_dir}; migration transport public key "
         f"(X25519, hex): {public.hex()}"
+    )
+    out.print(
+        f"DSP signing certificate: issuer {dsp.issuer}, serial {dsp.certificate.serial_number}"
+        + (
+            f" ({application.settings.dsp_cert})"
+            if application.settings.dsp_cert
+            else f" ({application.settings.key_dir / 'dsp.pem'})"
+        )
     )
 
 

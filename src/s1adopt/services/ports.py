@@ -22,6 +22,7 @@ from s1adopt.domain.programme import DemandLine, PartyDayCounts
 from s1adopt.domain.records import MigrationFileHeader, SealedCredential
 from s1adopt.domain.registration import RegistrationRecord
 from s1adopt.domain.secrets import Secret
+from s1adopt.services.duis.ports import DuisRepository
 
 
 class Clock(Protocol):
@@ -481,6 +482,7 @@ class UnitOfWork(Protocol):
     migration: MigrationRepository
     programme: ProgrammeRepository
     work: WorkQueue
+    duis: DuisRepository
 
     def __enter__(self) -> UnitOfWork: ...
 

@@ -177,6 +177,7 @@ party = Table(
     Column("roles", String(64), nullable=False),  # space-separated role codes
     Column("status", String(16), nullable=False),
     Column("updated_at", TZ, nullable=False),
+    Column("endpoint", String(512)),  # where its asynchronous responses and alerts go (0004)
 )
 
 registration = Table(
@@ -284,4 +285,77 @@ party_day = Table(  # the report of a party for a migration day, as it stood at 
     Column("day", Date, primary_key=True),
     Column("party", EUI, primary_key=True),
     Column("counts", JSON, nullable=False),
+)
+
+# DUIS (revision 0004)
+
+user_certificate = Table(  # users' XML-signing certificates, found by issuer and serial
+    "user_certificate",
+    metadata,
+    Column("serial", String(40), primary_key=True),  # decimal
+    Column("issuer", String(255), primary_key=True),  # RFC 4514, normalised
+    Column("eui", EUI, ForeignKey("party.eui"), nullable=False, index=True),
+    Column("certificate", Text, nullable=False),  # PEM
+    Column("added_at", TZ, nullable=False),
+)
+
+request_counter = Table(  # anti-replay: the highest RequestID counter per originator
+    "request_counter",
+    metadata,
+    Column("originator", EUI, primary_key=True),
+    Column("last_counter", String(20), nullable=False),  # zero-padded decimal, 0..2^64-1
+)
+
+service_request = Table(  # every DUIS request answered, for audit and retrieval
+    "service_request",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("request_id", String(80), unique=True),  # None when it could not be read
+    Column("originator", EUI, index=True),
+    Column("srv", String(16)),
+    Column("command_variant", Integer),
+    Column("endpoint", String(16), nullable=False),
+    Column("received_at", TZ, nullable=False),
+    Column("digest", String(64), nullable=False),  # SHA-256 of the request as received
+    Column("response_code", String(16), nullable=False),
+    Column("status", String(16), nullable=False),  # answered | quarantined | released | deleted
+    Column("verdicts", JSON, nullable=False),  # [[check, verdict], ...]
+    Column("request", LargeBinary),  # kept for quarantined requests (to release them)
+    Column("response", LargeBinary, nullable=False),
+    Index("ix_service_request_originator_srv_received", "originator", "srv", "received_at"),
+)
+
+anomaly_count = Table(  # requests per originator and SRV in fixed windows (anomaly detection)
+    "anomaly_count",
+    metadata,
+    Column("originator", EUI, primary_key=True),
+    Column("srv", String(16), primary_key=True),
+    Column("window_start", Integer, primary_key=True),  # seconds since the epoch
+    Column("requests", Integer, nullable=False),
+)
+
+prenotified_device = Table(  # devices a user announced with Device Pre-notification (12.2)
+    "prenotified_device",
+    metadata,
+    Column("device_id", EUI, primary_key=True),
+    Column("device_type", String(8), nullable=False),
+    Column("manufacturer", String(64), nullable=False),
+    Column("model", String(64), nullable=False),
+    Column("firmware_version", String(64)),
+    Column("smets_chts_version", String(64)),
+    Column("esme_variant", String(8)),
+    Column("smi_status", String(32), nullable=False),
+    Column("notified_by", EUI, nullable=False),
+    Column("notified_at", TZ, nullable=False),
+)
+
+dcc_alert = Table(  # DCC alerts raised by the service (delivered to users later)
+    "dcc_alert",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("code", String(8), nullable=False),
+    Column("recipient", EUI),
+    Column("raised_at", TZ, nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("delivered_at", TZ),
 )

@@ -1,0 +1,1 @@
+"""HTTP entry points (FastAPI): the DUIS endpoints."""

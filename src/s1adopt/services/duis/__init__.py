@@ -1,0 +1,1 @@
+"""The DUIS gateway: users, the checks every request passes, the non-device requests."""
