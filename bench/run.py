@@ -7,7 +7,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import compare_migration, emulator_memory, migration, planner, roundtrips, validation
+from bench import (
+    compare_migration,
+    duis_gateway,
+    emulator_memory,
+    migration,
+    planner,
+    roundtrips,
+    validation,
+)
 
 if __name__ == "__main__":
     out = Path("bench/out")
@@ -21,5 +29,7 @@ if __name__ == "__main__":
     emulator_memory.main(out, 1_000_000)
     print("\n== planner: the GB programme (15,000,000 installations, 20 parties)")
     planner.main()
+    print("\n== DUIS gateway: signed Read Inventory over HTTP against the bare loop")
+    duis_gateway.main(out / "duis", 6000, 2, 16)
     print("\n== migrate against the revision before the programme (3,000 installations)")
     compare_migration.main(out, 3_000, "b723c10", 2)
