@@ -9,7 +9,7 @@ service's EUI-64. The certificate must match the key. The key is never logged or
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography import x509
@@ -37,11 +37,10 @@ class SigningIdentity:
 
     key: ec.EllipticCurvePrivateKey
     certificate: x509.Certificate
+    issuer: str = field(init=False)  # the certificate's issuer, as KeyInfo names it
 
-    @property
-    def issuer(self) -> str:
-        """The certificate's issuer, as KeyInfo names it."""
-        return issuer_name(self.certificate)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "issuer", issuer_name(self.certificate))
 
     def sign(self, root: etree._Element) -> bytes:
         """``services.duis.ports.ResponseSigner``: the compact, signed document."""

@@ -312,20 +312,7 @@ class Gateway:
         code, payload, message = self._answer(uow, request, received)
         trace.ok("answer", f"{code.value}: {message}")
         signed = self._sign(request, code, received, payload)
-        uow.duis.record(
-            str(request_id),
-            request_id.originator.value,
-            srv.variant,
-            int(request.variant or 0),
-            endpoint,
-            received,
-            digest,
-            code.value,
-            RequestStatus.ANSWERED,
-            trace.verdicts,
-            None,
-            signed,
-        )
+        _record(uow, request, endpoint, received, digest, code, trace, signed)
         return Answer(_http_status(code.value), signed, code.value, message)
 
     def _check_signature(self, uow: UnitOfWork, request: _Request, trace: _Trace) -> None:
@@ -492,19 +479,17 @@ class Gateway:
         )
         trace.ok("anomaly detection", f"quarantined: {message}")
         signed = self._sign(request, ResponseCode.QUARANTINED, received)
-        record = uow.duis.record(
-            str(request_id),
-            request_id.originator.value,
-            srv.variant,
-            int(request.variant or 0),
+        record = _record(
+            uow,
+            request,
             endpoint,
             received,
             digest,
-            ResponseCode.QUARANTINED.value,
-            RequestStatus.QUARANTINED,
-            trace.verdicts,
-            body,
+            ResponseCode.QUARANTINED,
+            trace,
             signed,
+            status=RequestStatus.QUARANTINED,
+            kept=body,
         )
         uow.duis.raise_alert(
             QUARANTINE_ALERT, request_id.originator, f"request record {record}: {message}", received
@@ -524,21 +509,7 @@ class Gateway:
         trace.verdicts.append(("refused", f"{exc.code.value}: {exc}"))
         signed = self._sign(request, exc.code, received)
         known = request.authenticated and exc.code is not ResponseCode.REPLAYED
-        rid = request.request_id
-        uow.duis.record(
-            str(rid) if known and rid else None,
-            rid.originator.value if rid else None,
-            request.srv.variant if request.srv else None,
-            int(request.variant) if request.variant else None,
-            endpoint,
-            received,
-            digest,
-            exc.code.value,
-            RequestStatus.ANSWERED,
-            trace.verdicts,
-            None,
-            signed,
-        )
+        _record(uow, request, endpoint, received, digest, exc.code, trace, signed, named=known)
         return Answer(_http_status(exc.code.value), signed, exc.code.value, str(exc))
 
     def _problem(
@@ -569,6 +540,38 @@ class Gateway:
             )
             uow.commit()
         return Answer(400, body, exc.code.value, str(exc))
+
+
+def _record(
+    uow: UnitOfWork,
+    request: _Request,
+    endpoint: str,
+    received: datetime,
+    digest: str,
+    code: ResponseCode,
+    trace: _Trace,
+    signed: bytes,
+    status: str = RequestStatus.ANSWERED,
+    kept: bytes | None = None,
+    named: bool = True,
+) -> int:
+    """Record a request and its answer; ``named`` False records it without its RequestID
+    (its signature did not verify, or it replays one)."""
+    rid = request.request_id
+    return uow.duis.record(
+        str(rid) if named and rid else None,
+        rid.originator.value if rid else None,
+        request.srv.variant if request.srv else None,
+        int(request.variant) if request.variant else None,
+        endpoint,
+        received,
+        digest,
+        code.value,
+        status,
+        trace.verdicts,
+        kept,
+        signed,
+    )
 
 
 def _http_status(code: str) -> int:
