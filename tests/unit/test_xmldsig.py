@@ -38,7 +38,6 @@ SUPPLIER = Eui64.parse("90-B3-D5-1F-30-01-00-00")
 NETWORK_OPERATOR = Eui64.parse("90-B3-D5-1F-30-02-00-00")
 
 
-
 def _files(folder: Path, pattern: str) -> list[Path]:
     return sorted(folder.glob(pattern)) if folder.is_dir() else []
 
