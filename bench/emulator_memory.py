@@ -30,6 +30,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.machine import describe
+from s1adopt.domain.device_models import cohort_models
 from s1adopt.domain.devices import DeviceType
 from s1adopt.domain.identities import Eui64, Mpan, Mprn
 from s1adopt.emulators.fleet_files import (
@@ -43,7 +44,6 @@ from s1adopt.emulators.fleet_files import (
     manifest_json,
 )
 from s1adopt.emulators.profiles import SMSO_PROFILES, split_installations
-from s1adopt.emulators.world.models import cohort_models
 
 DEVICES_PER_INSTALLATION = 3 + 2 * 0.40 + 0.15  # CHF, ESME, IHD; GPF+GSME; PPMID
 

@@ -15,22 +15,34 @@ from sqlalchemy import Engine
 from s1adopt.adapters.db.engine import make_engine, upgrade_schema
 from s1adopt.adapters.db.queries import SqlMigrationQueries
 from s1adopt.adapters.db.uow import SqlUnitOfWork
+from s1adopt.adapters.delivery.http import HttpEndpoint
 from s1adopt.adapters.exchange.directory import DirectoryExchange
 from s1adopt.adapters.headend.directory import HeadEndDirectory
 from s1adopt.adapters.headend.policy import RetryPolicy
+from s1adopt.adapters.keys.countersign import Countersigner
 from s1adopt.adapters.keys.signing import SigningIdentity, identity_in, load_identity
 from s1adopt.adapters.keys.vault import Keyring
 from s1adopt.adapters.work.inprocess import InProcessEngine
 from s1adopt.adapters.work.processes import ProcessPoolEngine
 from s1adopt.config import Settings
+from s1adopt.domain.dco import DcoRules
 from s1adopt.domain.eligibility import EligibleProducts
 from s1adopt.domain.errors import ConfigurationError
 from s1adopt.domain.identities import Eui64
 from s1adopt.domain.retry import RetryRules
 from s1adopt.formats.duis.schemas import OfficialSchemas, own_schema
 from s1adopt.formats.eligible_products import load_eligible_products
+from s1adopt.services.duis.alerts import AlertIntake
+from s1adopt.services.duis.answers import ResponseFactory
+from s1adopt.services.duis.dco import DualControl
+from s1adopt.services.duis.delivery import Deliverer, DeliverySettings
+from s1adopt.services.duis.device_ports import ResponseEndpoint
+from s1adopt.services.duis.device_requests import DeviceRequests, DeviceRequestSettings
+from s1adopt.services.duis.device_service import DeviceService, DeviceServiceSettings
 from s1adopt.services.duis.gateway import Gateway, GatewaySettings
 from s1adopt.services.duis.ports import RequestValidator
+from s1adopt.services.duis.runtime import DeviceRuntime
+from s1adopt.services.duis.schedules import Scheduler
 from s1adopt.services.intake import IntakeResult, take_in_migration_file
 from s1adopt.services.migrate import Migrator
 from s1adopt.services.migration.steps import StepContext
@@ -231,11 +243,73 @@ class Application:
             raise ConfigurationError("set both S1ADOPT_DSP_KEY and S1ADOPT_DSP_CERT, or neither")
         if s.dsp_key is not None and s.dsp_cert is not None:
             return load_identity(s.dsp_key, s.dsp_cert)
-        try:
-            eui = Eui64.parse(s.dsp_eui)
-        except ValueError as exc:
-            raise ConfigurationError(f"S1ADOPT_DSP_EUI: {exc}") from exc
-        return identity_in(s.key_dir, "dsp", eui, "89")
+        return identity_in(s.key_dir, "dsp", _eui(s.dsp_eui, "S1ADOPT_DSP_EUI"), "89")
+
+    @cached_property
+    def s1sp(self) -> SigningIdentity:
+        """The S1SP's signing identity: configured, or made in the key directory."""
+        s = self.settings
+        if (s.s1sp_key is None) != (s.s1sp_cert is None):
+            raise ConfigurationError("set both S1ADOPT_S1SP_KEY and S1ADOPT_S1SP_CERT, or neither")
+        if s.s1sp_key is not None and s.s1sp_cert is not None:
+            return load_identity(s.s1sp_key, s.s1sp_cert)
+        return identity_in(s.key_dir, "s1sp", _eui(s.s1sp_eui, "S1ADOPT_S1SP_EUI"), "89")
+
+    @cached_property
+    def dco(self) -> DualControl:
+        """The DCO with its own key (made in the key directory on first use)."""
+        s = self.settings
+        identity = identity_in(s.key_dir, "dco", _eui(s.dco_eui, "S1ADOPT_DCO_EUI"), "89")
+        rules = DcoRules(interruptions_per_hour=s.dco_interruptions_per_hour)
+        return DualControl(rules, Countersigner(identity), self.clock)
+
+    def response_factory(self) -> ResponseFactory:
+        """Signs the device service's documents as the S1SP and the DSP."""
+        return ResponseFactory(self.s1sp, self.dsp, _eui(self.settings.dsp_eui, "S1ADOPT_DSP_EUI"))
+
+    def device_service(self, headends: HeadEndDirectoryPort) -> DeviceService:
+        """The S1SP's command execution on these head ends."""
+        s = self.settings
+        return DeviceService(
+            self.unit_of_work,
+            self.clock,
+            headends,
+            self.keyring.vault(),
+            self.response_factory(),
+            self.dco,
+            DeviceServiceSettings(deadline=s.device_deadline, in_flight=s.device_in_flight),
+        )
+
+    def response_endpoint(self) -> HttpEndpoint:
+        """Delivery by HTTP POST to users' endpoints (an async context manager)."""
+        return HttpEndpoint()
+
+    def deliverer(self, endpoint: ResponseEndpoint) -> Deliverer:
+        """Delivery of the outbox to users' endpoints."""
+        s = self.settings
+        return Deliverer(
+            self.unit_of_work,
+            self.clock,
+            endpoint,
+            DeliverySettings(max_attempts=s.delivery_attempts, max_backoff=s.delivery_max_backoff),
+        )
+
+    def alert_intake(self) -> AlertIntake:
+        """Head-end alerts into DUIS device alerts."""
+        return AlertIntake(self.unit_of_work, self.clock, self.response_factory())
+
+    def device_runtime(
+        self, headends: HeadEndDirectory, endpoint: ResponseEndpoint, alert_url: str | None
+    ) -> DeviceRuntime:
+        """The device service's background work on open head ends and an open endpoint."""
+        return DeviceRuntime(
+            self.device_service(headends),
+            self.deliverer(endpoint),
+            Scheduler(self.unit_of_work, self.clock),
+            headends.smsos,
+            headends,
+            alert_url,
+        )
 
     def request_validators(self) -> list[RequestValidator]:
         """The project's schema, and the official DUIS schemas when configured."""
@@ -259,9 +333,17 @@ class Application:
             GatewaySettings(
                 s.max_request_bytes, timedelta(seconds=s.anomaly_window_seconds), thresholds
             ),
+            DeviceRequests(self.dco, DeviceRequestSettings(s.future_days)),
         )
 
     def pending_work(self, queue: str) -> int:
         """How many subjects of a queue still wait for work."""
         with self.unit_of_work() as uow:
             return uow.work.count(queue)
+
+
+def _eui(text: str, setting: str) -> Eui64:
+    try:
+        return Eui64.parse(text)
+    except ValueError as exc:
+        raise ConfigurationError(f"{setting}: {exc}") from exc

@@ -76,6 +76,31 @@ class Settings(BaseSettings):
     headend_url: str | None = Field(
         default=None, description="control address of the head ends (device requests)"
     )
+    s1sp_key: Path | None = Field(
+        default=None,
+        description="the S1SP's signing key (PKCS#8 DER or PEM); default KEY_DIR/s1sp.key",
+    )
+    s1sp_cert: Path | None = Field(
+        default=None, description="the S1SP's certificate (PEM); default KEY_DIR/s1sp.pem"
+    )
+    s1sp_eui: str = Field(default="90-B3-D5-1F-30-00-00-03", description="the S1SP's EUI-64")
+    dco_eui: str = Field(default="90-B3-D5-1F-30-00-00-04", description="the DCO's EUI-64")
+    device_deadline: float = Field(
+        default=45.0, gt=0, le=3600, description="seconds from a command's due time to its answer"
+    )
+    device_in_flight: int = Field(
+        default=64, gt=0, le=10_000, description="commands going at once per head end"
+    )
+    delivery_attempts: int = Field(
+        default=20, gt=0, le=1000, description="tries before a response is dead-lettered"
+    )
+    delivery_max_backoff: float = Field(default=60.0, gt=0, le=86_400)
+    future_days: int = Field(
+        default=30, gt=0, le=400, description="how far ahead a request may be future-dated"
+    )
+    dco_interruptions_per_hour: int = Field(
+        default=50, ge=0, description="supply interruptions a user may send in an hour (DCO)"
+    )
     gateway_host: str = Field(default="127.0.0.1")
     gateway_port: int = Field(default=8079, gt=0, lt=65536)
     max_request_bytes: int = Field(default=4 * 1024 * 1024, gt=0)

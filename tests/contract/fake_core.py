@@ -27,6 +27,7 @@ _KINDS = {
     "bool": bool,
     "list[int]": list,
     "list[str]": list,
+    "object": dict,
 }
 
 

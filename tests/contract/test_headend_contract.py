@@ -70,6 +70,13 @@ def sample_params(operation: DeviceOperation, device: WorldDevice) -> dict[str, 
             "imageHash": firmware_image_hash(model.manufacturer, model.model, version),
         },
         D.ACTIVATE_FIRMWARE: {"version": version},
+        D.READ_SETTINGS: {"names": ["supplierName", "billingCalendar"]},
+        D.WRITE_SETTINGS: {
+            "settings": {
+                "supplierName": "Contract & <Co>",
+                "billingCalendar": {"start": "2026-04-01T00:00:00Z", "periodicity": "quarterly"},
+            }
+        },
     }.get(operation, {})
 
 
@@ -386,3 +393,78 @@ async def test_many_concurrent_requests_each_get_their_own_answer(
     assert [r.device_type for r in reports] == [
         headend.world_device(d).model.device_type.value for d, _ in pairs * 20
     ]
+
+
+# -- settings, event log and HAN log: objects and lists on every protocol --------------------------
+
+
+def lacks_a_setting(device: WorldDevice) -> bool:
+    return bool(device.model.behaviour.unsupported_settings)
+
+
+async def test_settings_written_as_an_object_are_read_back_through_the_protocol(
+    headend: HeadEndUnderTest,
+) -> None:
+    device, credential = headend.device(DeviceType.ESME)
+    adapter = headend.adapter()
+    settings = {
+        "supplierName": "Wire & <Co>",
+        "prepayment": {
+            "debtRecoveryRateCap": 30,
+            "emergencyCreditLimit": 300_000,
+            "emergencyCreditThreshold": 100_000,
+            "lowCreditThreshold": 200_000,
+            "maxMeterBalance": 5_000_000,
+            "maxCreditThreshold": 1_000_000,
+        },
+        "alertBehaviours": {"810D": True, "8119": False},
+        "tenancyRestrictedFrom": None,
+        "paymentMode": "prepayment",
+    }
+
+    written = await adapter.execute(device, credential, D.WRITE_SETTINGS, {"settings": settings})
+    read = await adapter.execute(device, credential, D.READ_SETTINGS, {"names": sorted(settings)})
+    configuration = await adapter.execute(device, credential, D.READ_CONFIGURATION, {})
+
+    assert written["previous"]["supplierName"] == "Supplier"
+    assert written["previous"]["tenancyRestrictedFrom"] is None
+    assert read == {"settings": settings}
+    assert configuration["paymentMode"] == "prepayment"
+
+
+async def test_a_setting_the_model_lacks_is_not_supported_and_a_bad_value_rejected(
+    headend: HeadEndUnderTest,
+) -> None:
+    kind = next(
+        k for k in (DeviceType.ESME, DeviceType.GSME) if headend.devices(k, lacks_a_setting)
+    )
+    device, credential = headend.device(kind, where=lacks_a_setting)
+    lacking = sorted(headend.world_device(device).model.behaviour.unsupported_settings)[0]
+    adapter = headend.adapter()
+
+    with pytest.raises(OperationNotSupported, match=lacking):
+        await adapter.execute(device, credential, D.READ_SETTINGS, {"names": [lacking]})
+    with pytest.raises(CommandRejected, match="supplierName"):
+        await adapter.execute(
+            device, credential, D.WRITE_SETTINGS, {"settings": {"supplierName": "x" * 16}}
+        )
+    assert headend.world_device(device).extras is None
+
+
+async def test_the_event_log_is_cleared_and_the_han_log_listed_through_the_protocol(
+    headend: HeadEndUnderTest,
+) -> None:
+    meter, meter_credential = headend.device(DeviceType.GSME)
+    hub, hub_credential = headend.device(DeviceType.CHF)
+    headend.world_device(meter).log_event(0, "tamper")
+    adapter = headend.adapter()
+    installed = sorted(
+        key for key, d in headend.core.inner.devices.items() if d.associated == hub.hex
+    )
+
+    cleared = await adapter.execute(meter, meter_credential, D.CLEAR_EVENT_LOG, {})
+    han = await adapter.execute(hub, hub_credential, D.READ_HAN_LOG, {})
+
+    assert cleared == {"cleared": 1}
+    assert [entry["device"] for entry in han["devices"]] == installed
+    assert {entry["deviceType"] for entry in han["devices"]} >= {"ESME", "IHD"}

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
+from s1adopt.domain.device_models import model_for
 from s1adopt.domain.devices import DeviceType
 from s1adopt.domain.eligibility import Product
 from s1adopt.domain.errors import InvalidIdentity
@@ -25,7 +26,6 @@ from s1adopt.domain.validation import validate_installation
 from s1adopt.emulators.faults import DORMANT, FAULT_KINDS, FaultKind, fault_of, plan_faults
 from s1adopt.emulators.fleet import MAX_INSTALLATIONS, generate_fleet
 from s1adopt.emulators.profiles import SMSO_FOC, SMSO_IOC, SMSO_MOC, SMSO_PROFILES
-from s1adopt.emulators.world.models import model_for
 from s1adopt.formats.credentials import CredentialOpener
 from s1adopt.formats.eligible_products import load_eligible_products
 from s1adopt.formats.migration.reader import MigrationFileReader

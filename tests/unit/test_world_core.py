@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from s1adopt.domain.device_models import model_for
 from s1adopt.domain.devices import DeviceType
 from s1adopt.domain.operations import CATALOGUE, DeviceOperation
 from s1adopt.domain.secrets import Secret
@@ -20,7 +21,6 @@ from s1adopt.emulators.world.device import WorldDevice
 from s1adopt.emulators.world.faults import DeviceFault
 from s1adopt.emulators.world.journal import Journal
 from s1adopt.emulators.world.meter import EMERGENCY_CREDIT, LOW_CREDIT_THRESHOLD
-from s1adopt.emulators.world.models import model_for
 from s1adopt.formats.device_auth import (
     ErrorCode,
     new_nonce,
@@ -619,6 +619,9 @@ async def test_every_catalogued_operation_is_answered_for_a_device_it_applies_to
         ),
         D.JOIN_DEVICE: (CHF, {"device": "000D6F0100000077", "deviceType": "PPMID"}),
         D.UNJOIN_DEVICE: (CHF, {"device": PPMID}),
+        D.READ_SETTINGS: (GSME, {"names": ["gasConversion"]}),
+        D.WRITE_SETTINGS: (ESME, {"settings": {"maxDemandPeriod": 900}}),
+        D.READ_HAN_LOG: (CHF, {}),
     }
     answered = set()
     for op in (o for o in CATALOGUE if o not in (D.ACTIVATE_EMERGENCY_CREDIT, D.ACTIVATE_FIRMWARE)):
@@ -638,6 +641,8 @@ async def test_an_operation_outside_the_devices_type_or_model_is_not_supported(
         (ESME, D.JOIN_DEVICE, {"device": IHD, "deviceType": "IHD"}),  # hubs only
         (ESME_END, D.ARM_SUPPLY, {}),  # the Brightwell ESME has no arming
         (GSME_NO_LOG, D.READ_SECURITY_LOG, {"limit": 3}),  # this gas model keeps none
+        (ESME, D.READ_HAN_LOG, {}),  # hubs and gas proxies only
+        (ESME_END, D.READ_SETTINGS, {"names": ["loadLimit"]}),  # no load limiting
     ]
     for device, op, params in cases:
         refusal = await refused(headend, device, op, params)

@@ -1,18 +1,23 @@
-"""The device model table: cohorts, quirks, firmware formats, eligibility."""
+"""The device model table: cohorts, quirks (operations and settings), firmware formats,
+eligibility."""
 
 from __future__ import annotations
 
 import pytest
 
-from s1adopt.domain.devices import DeviceType
-from s1adopt.domain.operations import DeviceOperation
-from s1adopt.emulators.world.models import (
+from s1adopt.domain.device_models import (
     COHORTS,
     MODELS,
     FirmwareFormat,
     cohort_models,
     model_for,
+    supports_operation,
+    supports_setting,
+    unsupported_reason,
 )
+from s1adopt.domain.device_settings import settings_of
+from s1adopt.domain.devices import DeviceType
+from s1adopt.domain.operations import CATALOGUE, DeviceOperation
 from s1adopt.formats.eligible_products import load_eligible_products
 
 MIGRATION_OPERATIONS = {
@@ -67,6 +72,59 @@ def test_the_documented_quirks_are_present() -> None:
     assert all(d <= 0.005 for d in delays[:-1])
 
 
+@pytest.mark.parametrize("cohort", COHORTS)
+@pytest.mark.parametrize("meter", [DeviceType.ESME, DeviceType.GSME])
+def test_every_cohort_can_do_every_operation_and_setting_of_a_meter_on_some_model(
+    cohort: str, meter: DeviceType
+) -> None:
+    models = cohort_models(cohort)[meter]
+    operations = [op for op, spec in CATALOGUE.items() if meter in spec.applies_to]
+
+    for op in operations:
+        assert any(supports_operation(m, op) for m in models), (cohort, meter, op)
+    for name in settings_of(meter):
+        assert any(supports_setting(m, name) for m in models), (cohort, meter, name)
+
+
+def test_a_model_lacks_only_settings_its_device_type_has() -> None:
+    for model in MODELS:
+        assert model.behaviour.unsupported_settings <= set(settings_of(model.device_type))
+
+
+@pytest.mark.parametrize(
+    ("manufacturer", "model", "lacks"),
+    [
+        ("Brightwell", "BW-SP1", {"loadLimit", "loadLimitCounter"}),
+        ("Larkspur & Gale", "LG-E470", {"tamperState"}),
+        ("Larkspur & Gale", "LG-G350", {"gasFlow"}),
+        ("EDM Instruments", "EDM-Atlas-Mk10A", {"randomisationOffsetLimit"}),
+    ],
+)
+def test_the_documented_setting_variations_are_present(
+    manufacturer: str, model: str, lacks: set[str]
+) -> None:
+    found = next(m for m in MODELS if (m.manufacturer, m.model) == (manufacturer, model))
+
+    assert found.behaviour.unsupported_settings == lacks
+    assert all(not supports_setting(found, name) for name in lacks)
+
+
+def test_unsupported_reason_says_why_a_model_cannot_or_none_if_it_can() -> None:
+    bw = model_for("ESME", "Brightwell", "BW-SP1")
+    am = model_for("ESME", "Aurora Metering", "AM-E310")
+    hub = model_for("CHF", "Northwind Comms", "NW-CH1")
+    read, write = DeviceOperation.READ_SETTINGS, DeviceOperation.WRITE_SETTINGS
+
+    assert unsupported_reason(am, read, ["loadLimit", "loadLimitCounter"]) is None
+    assert unsupported_reason(bw, write, ["supplierName"]) is None
+    assert "loadLimit" in str(unsupported_reason(bw, read, ["supplierName", "loadLimit"]))
+    assert "arm_supply" in str(unsupported_reason(bw, DeviceOperation.ARM_SUPPLY))
+    assert "does not apply to a CHF" in str(unsupported_reason(hub, DeviceOperation.TOP_UP))
+    assert "gasFlow" in str(unsupported_reason(am, write, ["gasFlow"]))  # an ESME has none
+    assert not supports_operation(hub, DeviceOperation.READ_INSTANTANEOUS)
+    assert supports_operation(hub, DeviceOperation.READ_HAN_LOG)
+
+
 def test_no_model_refuses_an_operation_migration_needs() -> None:
     for model in MODELS:
         assert not model.behaviour.unsupported & MIGRATION_OPERATIONS, model.model
@@ -110,6 +168,7 @@ def test_a_product_outside_the_table_gets_a_generic_model() -> None:
     assert prototype.device_type is DeviceType.ESME
     assert prototype.behaviour.firmware_format is FirmwareFormat.ANY
     assert prototype.behaviour.tou_registers == 4
+    assert prototype.behaviour.unsupported_settings == frozenset()
     assert model_for("ESME", "Aurora Metering", "AM-E310-PROTO") is prototype
     with pytest.raises(ValueError, match="cohort"):
         cohort_models("XYZ")

@@ -82,6 +82,9 @@ class ResponseCode(StrEnum):
     FUTURE_DATED_TIMED_OUT = "E30"
     REPLAYED = "E31"  # project's choice: the RequestID counter does not increase
     QUARANTINED = "E40"  # project's choice: held by anomaly detection
+    PRE_COMMAND_INVALID = "E41"  # project's choice: a signed pre-command that does not check
+    DCO_REFUSED = "E42"  # project's choice: the DCO refused a critical command
+    CREDENTIALS_NOT_HELD = "E43"  # project's choice: the device holds another supplier's
     MALFORMED = "E1000"  # project's choice: not safe, well-formed XML of the right size/type
     SCHEMA_INVALID = "E1001"  # project's choice: fails schema validation
     NOT_SERVED_YET = "E1011"  # project's choice: a device request this release does not serve
@@ -125,14 +128,24 @@ _MEANINGS: dict[ResponseCode, str] = {
         "Held by anomaly detection: the user's requests for this SRV exceed the threshold; "
         "DCC's operator releases or deletes it."
     ),
+    ResponseCode.PRE_COMMAND_INVALID: (
+        "The signed pre-command is not the one the transform service issued for this request, "
+        "or its signature does not verify with the user's certificate."
+    ),
+    ResponseCode.DCO_REFUSED: (
+        "The Dual Control Organisation refused the critical command; no device saw it."
+    ),
+    ResponseCode.CREDENTIALS_NOT_HELD: (
+        "The device still holds the previous supplier's credentials: send 6.23 Update Security "
+        "Credentials (CoS) first."
+    ),
     ResponseCode.MALFORMED: (
         "Not accepted: too large, not application/xml, not well-formed, or unsafe XML "
         "(DTDs and entities are refused)."
     ),
     ResponseCode.SCHEMA_INVALID: "The request does not validate against the DUIS schema.",
     ResponseCode.NOT_SERVED_YET: (
-        "This device request passed every check but this release does not carry out device "
-        "requests yet (the SMETS1 device service comes next)."
+        "This request passed every check but this release does not serve its SRV."
     ),
 }
 

@@ -2,10 +2,17 @@
 
 One catalogue drives the emulated devices, every head-end protocol and every adapter: an
 operation has a name, the device types it applies to, its parameters (name -> kind) and
-whether it changes the device. Values on every protocol are JSON-like: ``int``, ``str``,
+whether it changes the device. A parameter's kind is one of ``PARAM_KINDS``: "int", "str",
+"time", "bool", "list[int]", "list[str]" or "object" (a string-keyed object whose values the
+operation itself checks, e.g. the settings of ``write_settings``, see
+``domain.device_settings``). Values on every protocol are JSON-like: ``int``, ``str``,
 ``bool``, ``None``, lists and string-keyed objects of them. Times are ISO 8601 UTC strings
 (``2026-11-28T09:30:00Z``); energy is in Wh (electricity) or litres (gas volume); money in
 pence.
+
+Alerts: a device pushes alerts of the ``AlertKind`` kinds; each kind is the GBCS alert code
+``GBCS_ALERT_CODES`` gives (4 upper-case hex digits, GBCS "Alert Code" table), the code a
+meter's ``alertBehaviours`` setting enables or disables.
 """
 
 from __future__ import annotations
@@ -58,6 +65,13 @@ class DeviceOperation(StrEnum):
     ACTIVATE_FIRMWARE = "activate_firmware"
     JOIN_DEVICE = "join_device"
     UNJOIN_DEVICE = "unjoin_device"
+    READ_SETTINGS = "read_settings"
+    WRITE_SETTINGS = "write_settings"
+    CLEAR_EVENT_LOG = "clear_event_log"
+    READ_HAN_LOG = "read_han_log"
+
+
+PARAM_KINDS = frozenset({"int", "str", "time", "bool", "list[int]", "list[str]", "object"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +80,7 @@ class OperationSpec:
 
     operation: DeviceOperation
     applies_to: frozenset[DeviceType]
-    params: dict[str, str]  # name -> kind: "int", "str", "time", "bool", "list[int]", "list[str]"
+    params: dict[str, str]  # name -> kind, one of PARAM_KINDS
     changes_device: bool
     summary: str
 
@@ -82,7 +96,8 @@ def _spec(
 
 
 D = DeviceOperation
-E, G = frozenset({DeviceType.ESME}), frozenset({DeviceType.GSME})
+_CONFIGURABLE = _METERS | frozenset({DeviceType.CHF, DeviceType.GPF})
+_HUBS = frozenset({DeviceType.CHF, DeviceType.GPF})
 CATALOGUE: dict[DeviceOperation, OperationSpec] = {
     s.operation: s
     for s in (
@@ -223,8 +238,38 @@ CATALOGUE: dict[DeviceOperation, OperationSpec] = {
             True,
             "remove a device from the HAN",
         ),
+        _spec(
+            D.READ_SETTINGS,
+            _CONFIGURABLE,
+            {"names": "list[str]"},
+            False,
+            "the values of the settings named ({'settings': {name: value}})",
+        ),
+        _spec(
+            D.WRITE_SETTINGS,
+            _CONFIGURABLE,
+            {"settings": "object"},
+            True,
+            "write settings, all or none; answers the values they had ({'previous': {...}})",
+        ),
+        _spec(
+            D.CLEAR_EVENT_LOG,
+            _METERS,
+            {},
+            True,
+            "empty the event log ({'cleared': entries removed}); logged as a security event",
+        ),
+        _spec(
+            D.READ_HAN_LOG,
+            _HUBS,
+            {},
+            False,
+            "the devices on the hub's (or gas proxy's) HAN, with their types, by device ID",
+        ),
     )
 }
+
+assert all(k in PARAM_KINDS for s in CATALOGUE.values() for k in s.params.values())
 
 
 class AlertKind(StrEnum):
@@ -235,3 +280,13 @@ class AlertKind(StrEnum):
     SUPPLY_RESTORED = "supply_restored"
     LOW_CREDIT = "low_credit"
     FIRMWARE_ACTIVATED = "firmware_activated"
+
+
+# The GBCS alert code of each alert kind (GBCS "Alert Code" table).
+GBCS_ALERT_CODES: dict[AlertKind, str] = {
+    AlertKind.TAMPER: "8F3F",  # Unauthorised Physical Access - Tamper Detect
+    AlertKind.SUPPLY_OUTAGE: "8F57",  # Supply interrupted
+    AlertKind.SUPPLY_RESTORED: "8F35",  # Supply Outage Restored
+    AlertKind.LOW_CREDIT: "810D",  # Combined Credit Below Low Credit Threshold
+    AlertKind.FIRMWARE_ACTIVATED: "8F43",  # Change in the executing Firmware version
+}

@@ -6,7 +6,7 @@ Rules:
   (CHF, ESME, GPF, GSME, IHD; an MPAN and an MPRN); about 15% are prepayment, with a PPMID
   and both meters in prepayment mode. ESME, GPF, IHD and PPMID are associated with the
   CHF, the GSME with the GPF.
-- Models are picked among the SMSO's cohort's models (``world.models``), each running its
+- Models are picked among the SMSO's cohort's models (``domain.device_models``), each running its
   eligible firmware; every device except the IHD (Type 2) holds a 32-byte credential,
   sealed in the file for the service.
 - Each installation draws from its own generator, seeded by the fleet's seed and its number,
@@ -29,6 +29,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from s1adopt.domain.device_models import DeviceModel, cohort_models
 from s1adopt.domain.devices import DeviceType
 from s1adopt.domain.eligibility import EligibleProducts
 from s1adopt.domain.identities import Eui64, Mpan, Mprn
@@ -39,7 +40,6 @@ from s1adopt.emulators.faults import FaultKind
 from s1adopt.emulators.fleet_files import DeviceEntry
 from s1adopt.emulators.profiles import SmsoProfile
 from s1adopt.emulators.world.faults import GARBLED_ONCE, DeviceFault
-from s1adopt.emulators.world.models import DeviceModel, cohort_models
 from s1adopt.formats.credentials import CredentialSealer
 
 DUAL_FUEL_SHARE = 0.40

@@ -10,7 +10,7 @@
   (``world.faults``), ``DELETE /devices/{hex}/fault`` clears it;
 - ``PUT /headends/{name}/available`` ``{"available": bool}``;
 - ``POST /devices/{hex}/events`` ``{"kind": alert kind}`` records the event and pushes its
-  alert;
+  alert (unless the device's alert behaviours disable it);
 - ``PUT /alerts/endpoint`` ``{"url": "http://127.0.0.1:.../..." or null}`` registers where
   alerts go (loopback only);
 - ``GET /health``: ``{"status": "ok"}``.

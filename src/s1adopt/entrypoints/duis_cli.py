@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,6 +17,8 @@ from s1adopt.config import Settings
 from s1adopt.domain.errors import InvalidRequest
 from s1adopt.domain.identities import Eui64
 from s1adopt.domain.parties import parse_roles
+from s1adopt.entrypoints.api.app import RUN_DEVICE_SERVICE
+from s1adopt.entrypoints.api.device_process import run_device_service
 from s1adopt.entrypoints.duis_client import send_request, sign_file, verify_file
 from s1adopt.entrypoints.errors import guard
 from s1adopt.services.duis.ports import StoredRequest
@@ -69,7 +72,24 @@ def gateway_serve(
         os.environ["S1ADOPT_HEADEND_URL"] = headend
     listen_host = host or settings.gateway_host
     listen_port = port or settings.gateway_port
+    os.environ["S1ADOPT_GATEWAY_HOST"] = listen_host
+    os.environ["S1ADOPT_GATEWAY_PORT"] = str(listen_port)
+    reach = headend or settings.headend_url
+    runner = None
+    if workers == 1:
+        os.environ[RUN_DEVICE_SERVICE] = "1"  # the device service runs in the server's process
+    else:
+        os.environ.pop(RUN_DEVICE_SERVICE, None)
+        runner = multiprocessing.get_context("spawn").Process(
+            target=run_device_service, name="s1adopt-device-service", daemon=True
+        )
+        runner.start()
     err.print(f"DUIS gateway on http://{listen_host}:{listen_port}/api/v1/serviceS|D|T")
+    err.print(
+        f"device service: head ends at {reach}"
+        if reach
+        else "device service: no head ends (--headend URL): device requests are answered E20"
+    )
     uvicorn.run(
         "s1adopt.entrypoints.api.app:app_from_environment",
         factory=True,
@@ -79,6 +99,9 @@ def gateway_serve(
         log_level="warning",
         access_log=False,
     )
+    if runner is not None:
+        runner.terminate()
+        runner.join(timeout=30)
 
 
 @users_app.command("add")

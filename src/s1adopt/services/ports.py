@@ -22,6 +22,7 @@ from s1adopt.domain.programme import DemandLine, PartyDayCounts
 from s1adopt.domain.records import MigrationFileHeader, SealedCredential
 from s1adopt.domain.registration import RegistrationRecord
 from s1adopt.domain.secrets import Secret
+from s1adopt.services.duis.device_ports import DeviceServiceRepository
 from s1adopt.services.duis.ports import DuisRepository
 
 
@@ -483,6 +484,7 @@ class UnitOfWork(Protocol):
     programme: ProgrammeRepository
     work: WorkQueue
     duis: DuisRepository
+    devices: DeviceServiceRepository
 
     def __enter__(self) -> UnitOfWork: ...
 

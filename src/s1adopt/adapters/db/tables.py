@@ -359,3 +359,93 @@ dcc_alert = Table(  # DCC alerts raised by the service (delivered to users later
     Column("detail", Text, nullable=False),
     Column("delivered_at", TZ),
 )
+
+# --- the SMETS1 device service (0005) -----------------------------------------------------------
+
+device_command = Table(  # a device request (or a schedule's run) to carry out: the durable queue
+    "device_command",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("request_id", String(80)),  # None for a DCC schedule's run
+    Column("originator", EUI, nullable=False),
+    Column("device_id", EUI, nullable=False, index=True),
+    Column("srv", String(16), nullable=False),
+    Column("command_variant", Integer, nullable=False),
+    Column("counter", String(20), nullable=False),  # the request's counter (response header)
+    Column("request_values", JSON, nullable=False),  # the request's values (never secrets)
+    Column("context", JSON, nullable=False),  # model, hub, known devices: to plan the steps
+    Column("smso", EUI, nullable=False),  # whose head end carries it out: the queue
+    Column("status", String(12), nullable=False),  # queued | sent | done
+    Column("due_at", TZ, nullable=False),
+    Column("created_at", TZ, nullable=False),
+    Column("sent_at", TZ),
+    Column("finished_at", TZ),
+    Column("attempts", Integer, nullable=False),
+    Column("claim", String(32)),  # the worker that took it
+    Column("schedule_id", Integer),
+    Column("future_dated", Boolean, nullable=False, server_default=false()),
+    Column("dco_signature", LargeBinary),  # the DCO's countersignature of a critical command
+    Column("response_code", String(16)),
+    Column("outcome", Text),  # what became of it, in a sentence (no secrets)
+    Index("ix_device_command_queue", "smso", "status", "due_at"),
+    UniqueConstraint("schedule_id", "due_at", name="uq_device_command_schedule_run"),
+)
+
+outbox = Table(  # responses and alerts to deliver to users' endpoints, in order per recipient
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("recipient", EUI, nullable=False),
+    Column("kind", String(12), nullable=False),  # response | alert
+    Column("reference", String(80), nullable=False),  # RequestID or ResponseID
+    Column("command_id", Integer),
+    Column("response_code", String(16), nullable=False),
+    Column("document", LargeBinary, nullable=False),  # the DSP-signed Response
+    Column("status", String(12), nullable=False),  # pending | delivered | dead
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", TZ, nullable=False),
+    Column("created_at", TZ, nullable=False),
+    Column("delivered_at", TZ),
+    Column("last_error", Text),
+    Index("ix_outbox_recipient_status", "recipient", "status", "id"),
+)
+
+dcc_schedule = Table(  # DCC schedules (5.1): a read run on a calendar, each result delivered
+    "dcc_schedule",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),  # the DSPScheduleID
+    Column("owner", EUI, nullable=False, index=True),
+    Column("device_id", EUI, nullable=False),
+    Column("srv", String(16), nullable=False),
+    Column("command", String(64), nullable=False),  # the DSP element, e.g. DSPReadMeterBalance
+    Column("frequency", String(16), nullable=False),
+    Column("start_date", Date, nullable=False),
+    Column("end_date", Date),
+    Column("execution_time", String(8), nullable=False),  # HH:MM:SS UTC
+    Column("period", JSON),  # log reads: offsets in days and times of day
+    Column("request_id", String(80), nullable=False),  # the 5.1 request that made it
+    Column("created_at", TZ, nullable=False),
+    Column("deleted_at", TZ),
+    Column("next_run_at", TZ),  # None once it has run its last time
+)
+
+pre_command = Table(  # pre-commands the transform service (CV4) issued
+    "pre_command",
+    metadata,
+    Column("request_id", String(80), primary_key=True),  # of the CV4 request
+    Column("originator", EUI, nullable=False),
+    Column("device_id", EUI, nullable=False),
+    Column("srv", String(16), nullable=False),
+    Column("request_values", JSON, nullable=False),
+    Column("payload", LargeBinary, nullable=False),
+    Column("issued_at", TZ, nullable=False),
+    Column("used_by", String(80)),  # the CV5 request that sent it
+)
+
+supplier_credentials = Table(  # whose supplier credentials a device holds (change of supplier)
+    "supplier_credentials",
+    metadata,
+    Column("device_id", EUI, primary_key=True),
+    Column("supplier", EUI, nullable=False),
+    Column("since", TZ, nullable=False),
+)

@@ -7,11 +7,13 @@ from types import TracebackType
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
+from s1adopt.adapters.db.device_service import SqlDeviceServiceRepository
 from s1adopt.adapters.db.duis import SqlDuisRepository
 from s1adopt.adapters.db.programme import SqlProgrammeRepository
 from s1adopt.adapters.db.repository import SqlMigrationRepository
 from s1adopt.adapters.work.store_queue import StoreWorkQueue
 from s1adopt.domain.errors import ConfigurationError
+from s1adopt.services.duis.device_ports import DeviceServiceRepository
 from s1adopt.services.duis.ports import DuisRepository
 from s1adopt.services.ports import MigrationRepository, ProgrammeRepository, WorkQueue
 
@@ -32,6 +34,7 @@ class SqlUnitOfWork:
         self.programme: ProgrammeRepository = SqlProgrammeRepository(self._connection)
         self.work: WorkQueue = StoreWorkQueue(self._connection)
         self.duis: DuisRepository = SqlDuisRepository(self._connection)
+        self.devices: DeviceServiceRepository = SqlDeviceServiceRepository(self._connection)
         return self
 
     def __exit__(

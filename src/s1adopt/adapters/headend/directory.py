@@ -137,6 +137,21 @@ class HeadEndDirectory:
         for entry in entries:
             self._by_smso[entry.smso] = adapter_for(self._session, entry, self._policy)
 
+    async def register_alert_endpoint(self, url: str | None) -> None:
+        """Tell the control address where the head ends push device alerts (None: nowhere);
+        ``ConfigurationError`` when it does not take it."""
+        if self._control_url is None:
+            return
+        target = self._control_url + "/alerts/endpoint"
+        try:
+            async with self._session.put(
+                target, json={"url": url}, timeout=aiohttp.ClientTimeout(total=10)
+            ) as response:
+                if response.status >= 300:
+                    raise ConfigurationError(f"{target} answered HTTP {response.status}")
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise ConfigurationError(f"{target} unreachable ({exc.__class__.__name__})") from exc
+
     def for_smso(self, smso: Eui64) -> HeadEnd | None:
         """The head end serving ``smso``'s installations, if known."""
         return self._by_smso.get(smso)

@@ -25,10 +25,12 @@ class HeadEndCounters:
     credential_replacements: int = 0
     auth_failures: int = 0
     unknown_device_requests: int = 0
+    alerts_suppressed: int = 0
 
     def as_dict(self) -> dict[str, int]:
         """The counters by name."""
-        return {name: getattr(self, name) for name in (*COUNTER_NAMES, "unknown_device_requests")}
+        names = (*COUNTER_NAMES, "unknown_device_requests", "alerts_suppressed")
+        return {name: getattr(self, name) for name in names}
 
 
 class HeadEndContext(Protocol):
@@ -41,6 +43,8 @@ class HeadEndContext(Protocol):
     totals: HeadEndCounters
 
     def push_alert(self, alert: Alert) -> None: ...
+
+    def han_members(self, hub: str) -> tuple[str, ...]: ...
 
 
 @dataclass(slots=True)

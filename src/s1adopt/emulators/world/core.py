@@ -13,6 +13,10 @@ Rules, in the order they are applied to a request:
    support, is NOT_SUPPORTED;
 7. parameters are checked against the catalogue (BAD_REQUEST naming the field);
 8. the model's answer delay passes, then the operation is carried out (``handlers``).
+
+Alerts of a device whose alert behaviours disable their kind are not sent (counted in
+``totals.alerts_suppressed``). A hub's HAN members by installation are indexed on the first
+``read_han_log`` (the fleet's associations never change while it runs).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from s1adopt.domain.device_models import supports_operation
 from s1adopt.domain.operations import CATALOGUE, DeviceOperation
 from s1adopt.domain.secrets import Secret
 from s1adopt.emulators.world.alerts import Alert, AlertSink
@@ -83,6 +88,7 @@ class EmulatedHeadEnd:
         self.totals = HeadEndCounters()
         self.operations: Counter[str] = Counter()
         self.touched: set[str] = set()
+        self._han_index: dict[str, tuple[str, ...]] | None = None
 
     async def execute(
         self, device_hex: str, operation: str, params: dict[str, Any], nonce: str, tag: str
@@ -99,7 +105,7 @@ class EmulatedHeadEnd:
         self._authenticate(key, device, op, params, nonce, tag)
         spec = CATALOGUE[op]
         model = device.model
-        if model.device_type not in spec.applies_to or op in model.behaviour.unsupported:
+        if not supports_operation(model, op):
             raise CoreRefusal(
                 ErrorCode.NOT_SUPPORTED, f"{model.manufacturer} {model.model} does not do {op}"
             )
@@ -115,8 +121,23 @@ class EmulatedHeadEnd:
         return int(self.clock()) + offset
 
     def push_alert(self, alert: Alert) -> None:
-        """Send an alert of one of this head end's devices to the registered endpoint."""
+        """Send an alert of one of this head end's devices to the registered endpoint, unless
+        the device's alert behaviours disable it."""
+        device = self.devices.get(alert.device)
+        if device is not None and not device.sends_alert(alert.kind):
+            self.totals.alerts_suppressed += 1
+            return
         self.alerts.push(alert)
+
+    def han_members(self, hub: str) -> tuple[str, ...]:
+        """The devices the fleet installed with ``hub`` (its ``associated`` devices)."""
+        if self._han_index is None:
+            index: dict[str, list[str]] = {}
+            for key, device in self.devices.items():
+                if device.associated is not None:
+                    index.setdefault(device.associated, []).append(key)
+            self._han_index = {hub: tuple(keys) for hub, keys in index.items()}
+        return self._han_index.get(hub, ())
 
     def touched_devices(self) -> dict[str, dict[str, int]]:
         """The counters of every device that received at least one request."""

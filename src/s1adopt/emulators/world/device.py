@@ -4,16 +4,26 @@ Rules:
 - A device is one slots object: its model (shared by every device of the model), its
   firmware text (shared by every device running it), credential, fault, meter point and
   counters. Everything commands change beyond that (clock offset, tariff, supply, logs,
-  staged firmware, HAN membership) lives in ``DeviceExtras``, created on the first change.
+  staged firmware, HAN membership, settings) lives in ``DeviceExtras``, created on the first
+  change.
+- Settings (``domain.device_settings``) are held only once written; until then a device
+  holds the registry's default. ``paymentMode`` is the device's ``prepayment`` flag and
+  ``importMpxn`` its ``mpxn``: the state ``read_configuration`` reports.
+- Alerts: a meter whose ``alertBehaviours`` disable an alert kind's GBCS code
+  (``domain.operations.GBCS_ALERT_CODES``) still logs the event but sends no alert.
 - Event and security logs keep the newest ``LOG_LIMIT`` entries, oldest first in memory,
   newest first when read.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from s1adopt.domain.device_models import DeviceModel
+from s1adopt.domain.device_settings import SETTINGS, alert_enabled
+from s1adopt.domain.operations import AlertKind
 from s1adopt.emulators.world.faults import DeviceFault
 from s1adopt.emulators.world.meter import MeterState
-from s1adopt.emulators.world.models import DeviceModel
 
 LOG_LIMIT = 100
 COUNTER_NAMES = ("requests", "identity_reads", "credential_replacements", "auth_failures")
@@ -32,6 +42,7 @@ class DeviceExtras:
         "message",
         "meter",
         "security",
+        "settings",
         "staged_firmware",
     )
 
@@ -41,9 +52,10 @@ class DeviceExtras:
         self.events: list[LogEntry] | None = None
         self.security: list[LogEntry] | None = None
         self.staged_firmware: str | None = None
-        self.han_joined: set[str] | None = None
+        self.han_joined: dict[str, str] | None = None  # device -> its device type
         self.han_left: set[str] | None = None
         self.message: str | None = None
+        self.settings: dict[str, Any] | None = None  # written settings (not the defaults)
 
 
 class WorldDevice:
@@ -114,6 +126,28 @@ class WorldDevice:
             self.fault_left -= 1
             if not self.fault_left:
                 self.fault = None
+
+    def setting(self, name: str) -> Any:
+        """The value the device holds for setting ``name`` (shared: do not change it)."""
+        if name == "paymentMode":
+            return "prepayment" if self.prepayment else "credit"
+        if name == "importMpxn":
+            return self.mpxn
+        held = None if self.extras is None else self.extras.settings
+        if held is not None and name in held:
+            return held[name]
+        return SETTINGS[name].default
+
+    def sends_alert(self, kind: str) -> bool:
+        """Whether the device sends alerts of ``kind`` (its alert behaviours allow it)."""
+        held = None if self.extras is None else self.extras.settings
+        if held is None or "alertBehaviours" not in held:
+            return True
+        try:
+            alert = AlertKind(kind)
+        except ValueError:
+            return True
+        return alert_enabled(held["alertBehaviours"], alert)
 
     def log_event(self, at: int, kind: str, detail: str = "") -> None:
         """Record an event (tamper, supply outage, ...) in the event log."""

@@ -12,6 +12,7 @@ from s1adopt.emulators.world import (
     ops_firmware,
     ops_han,
     ops_readings,
+    ops_settings,
     ops_supply,
 )
 from s1adopt.emulators.world.call import Call
@@ -43,6 +44,10 @@ HANDLERS: dict[DeviceOperation, Handler] = {
     D.ACTIVATE_FIRMWARE: ops_firmware.activate_firmware,
     D.JOIN_DEVICE: ops_han.join_device,
     D.UNJOIN_DEVICE: ops_han.unjoin_device,
+    D.READ_SETTINGS: ops_settings.read_settings,
+    D.WRITE_SETTINGS: ops_settings.write_settings,
+    D.CLEAR_EVENT_LOG: ops_device.clear_event_log,
+    D.READ_HAN_LOG: ops_han.read_han_log,
 }
 
 assert set(HANDLERS) == set(CATALOGUE), "every catalogued operation needs a handler"

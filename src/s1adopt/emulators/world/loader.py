@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from s1adopt.domain.device_models import model_for
 from s1adopt.domain.devices import DeviceType
 from s1adopt.emulators.fleet_files import SmsoEntry, emulator_dir, journal_path, read_manifest
 from s1adopt.emulators.world.alerts import AlertSink
@@ -26,7 +27,6 @@ from s1adopt.emulators.world.core import EmulatedHeadEnd, HeadEndSettings
 from s1adopt.emulators.world.device import COUNTER_NAMES, WorldDevice
 from s1adopt.emulators.world.faults import parse_fault
 from s1adopt.emulators.world.journal import Journal, device_hex, replay
-from s1adopt.emulators.world.models import model_for
 from s1adopt.emulators.world.ops_firmware import activate
 
 PAYMENT_MODES = ("credit", "prepayment")
@@ -62,7 +62,7 @@ class World:
         """Totals, per-operation totals, per head end figures, alerts, and (if ``devices``)
         the counters of every device that received a request."""
         totals: dict[str, int] = {"devices": sum(len(h.devices) for h in self.headends)}
-        for name in (*COUNTER_NAMES, "unknown_device_requests"):
+        for name in (*COUNTER_NAMES, "unknown_device_requests", "alerts_suppressed"):
             totals[name] = sum(getattr(h.totals, name) for h in self.headends)
         operations: Counter[str] = Counter()
         for headend in self.headends:

@@ -29,8 +29,9 @@ from s1adopt.emulators.world.physics import (
 )
 
 PENNY = 100_000  # cost units per penny
-EMERGENCY_CREDIT = 1_000  # pence
-LOW_CREDIT_THRESHOLD = 500  # pence: below it, a low credit alert and emergency credit
+# The defaults of the meter's "prepayment" setting (domain.device_settings), pence:
+EMERGENCY_CREDIT = 1_000  # emergencyCreditLimit
+LOW_CREDIT_THRESHOLD = 500  # lowCreditThreshold and emergencyCreditThreshold
 MAX_TOP_UP = 100_000  # pence
 TARIFF_BANDS = 48
 

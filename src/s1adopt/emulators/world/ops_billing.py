@@ -11,9 +11,12 @@ Rules:
 - ``top_up``: ``amount`` 1 to ``MAX_TOP_UP`` pence and a 20-digit UTRN; a UTRN already used
   on the meter is REJECTED. A top-up first repays emergency credit in use.
 - ``adjust_debt`` adds (positive) or clears (negative) debt; debt below zero is REJECTED.
-- ``activate_emergency_credit`` grants ``EMERGENCY_CREDIT`` pence once the balance is below
-  ``LOW_CREDIT_THRESHOLD``, and not while emergency credit is still in use (REJECTED).
-- A balance found below ``LOW_CREDIT_THRESHOLD`` pushes one low credit alert, until the
+- The thresholds are the meter's ``prepayment`` setting (``domain.device_settings``; by
+  default ``meter.EMERGENCY_CREDIT`` and ``meter.LOW_CREDIT_THRESHOLD``):
+  ``activate_emergency_credit`` grants ``emergencyCreditLimit`` pence once the balance is
+  below ``emergencyCreditThreshold``, and not while emergency credit is still in use
+  (REJECTED).
+- A balance found below ``lowCreditThreshold`` pushes one low credit alert, until the
   balance has been at or above it again.
 """
 
@@ -24,8 +27,6 @@ from typing import Any
 from s1adopt.domain.operations import AlertKind
 from s1adopt.emulators.world.call import Call, rejected
 from s1adopt.emulators.world.meter import (
-    EMERGENCY_CREDIT,
-    LOW_CREDIT_THRESHOLD,
     MAX_TOP_UP,
     TARIFF_BANDS,
     MeterState,
@@ -80,10 +81,16 @@ def _prepayment(call: Call) -> None:
         raise rejected("the meter is in credit mode")
 
 
+def _threshold(call: Call, name: str) -> int:
+    """One pence figure of the meter's ``prepayment`` setting."""
+    value: int = call.device.setting("prepayment")[name]
+    return value
+
+
 def _balance(call: Call, state: MeterState) -> int:
     """The balance now, pushing a low credit alert when it first falls below the threshold."""
     now = balance(state, call.profile(), call.gas, call.seed, call.now)
-    low = now < LOW_CREDIT_THRESHOLD
+    low = now < _threshold(call, "lowCreditThreshold")
     if low != state.low_credit_alerted:
         state = call.meter()
         state.low_credit_alerted = low
@@ -117,7 +124,9 @@ def read_balance(call: Call) -> dict[str, Any]:
     return {
         "balance": _balance(call, state),
         "debt": state.debt,
-        "emergencyCreditAvailable": 0 if state.emergency_in_use else EMERGENCY_CREDIT,
+        "emergencyCreditAvailable": 0
+        if state.emergency_in_use
+        else _threshold(call, "emergencyCreditLimit"),
         "emergencyCreditInUse": state.emergency_in_use,
     }
 
@@ -139,8 +148,10 @@ def activate_emergency_credit(call: Call) -> dict[str, Any]:
     state = call.meter()
     if state.emergency_in_use:
         raise rejected("emergency credit is already in use")
-    if _balance(call, state) >= LOW_CREDIT_THRESHOLD:
-        raise rejected(f"emergency credit is available below {LOW_CREDIT_THRESHOLD}p only")
-    state.credit += EMERGENCY_CREDIT
-    state.emergency_in_use = EMERGENCY_CREDIT
-    return {"balance": _balance(call, state), "emergencyCreditInUse": EMERGENCY_CREDIT}
+    threshold = _threshold(call, "emergencyCreditThreshold")
+    if _balance(call, state) >= threshold:
+        raise rejected(f"emergency credit is available below {threshold}p only")
+    limit = _threshold(call, "emergencyCreditLimit")
+    state.credit += limit
+    state.emergency_in_use = limit
+    return {"balance": _balance(call, state), "emergencyCreditInUse": limit}

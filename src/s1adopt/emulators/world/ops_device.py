@@ -8,7 +8,9 @@ Rules:
   and from then on it is the only one the device accepts.
 - ``synchronise_clock`` sets the device clock to the given time and answers the offset the
   device had from it, in seconds (``offset``; positive: the device was ahead).
-- Logs: ``limit`` is 1 to ``LOG_LIMIT``; entries come newest first.
+- Logs: ``limit`` is 1 to ``LOG_LIMIT``; entries come newest first. ``clear_event_log``
+  empties the event log, answers how many entries it removed (``cleared``) and records
+  ``event_log_cleared`` in the security log.
 """
 
 from __future__ import annotations
@@ -94,6 +96,16 @@ def read_security_log(call: Call) -> dict[str, Any]:
     """The newest security events, newest first."""
     extras = call.device.extras
     return {"events": _newest(call, None if extras is None else extras.security)}
+
+
+def clear_event_log(call: Call) -> dict[str, Any]:
+    """Empty the event log; record that in the security log."""
+    extras = call.device.extras
+    cleared = 0 if extras is None or extras.events is None else len(extras.events)
+    if extras is not None:
+        extras.events = None
+    call.device.log_security(call.now, "event_log_cleared", f"{cleared} entries")
+    return {"cleared": cleared}
 
 
 def _newest(call: Call, log: list[LogEntry] | None) -> list[dict[str, Any]]:

@@ -2,8 +2,9 @@
 
 Rules: every parameter the catalogue lists must be present with its kind, and no other may
 be; ``int`` excludes booleans; a ``time`` is an ISO 8601 UTC text (turned into seconds
-since the epoch); texts are at most ``MAX_TEXT`` characters and lists at most ``MAX_LIST``
-items. A violation is BAD_REQUEST naming the field.
+since the epoch); texts are at most ``MAX_TEXT`` characters, lists and objects at most
+``MAX_LIST`` items; an ``object``'s keys are texts and its values are left to the
+operation to check. A violation is BAD_REQUEST naming the field.
 """
 
 from __future__ import annotations
@@ -57,6 +58,12 @@ def _value(name: str, kind: str, value: object) -> Any:
             raise bad_request(name, f"must be a list of at most {MAX_LIST} items")
         item = _int if kind == "list[int]" else _text
         return [item(name, v) for v in value]
+    if kind == "object":
+        if not isinstance(value, dict) or len(value) > MAX_LIST:
+            raise bad_request(name, f"must be an object of at most {MAX_LIST} entries")
+        for key in value:
+            _text(name, key)
+        return value
     raise bad_request(name, f"has a kind this head end does not know ({kind})")
 
 

@@ -6,12 +6,22 @@
 gateway's: a signed DUIS Response (HTTP 200), or HTTP 400 with a problem document for a request
 too broken to answer in DUIS; the code and a clear message also travel in the headers
 ``X-DUIS-Response-Code`` and ``X-DUIS-Message``. A client never causes a 5xx.
+
+With the device service, the application also runs its background work (the head ends'
+queues, the scheduler, the deliveries) for as long as it serves, and takes the head ends'
+device alerts at ``POST /internal/headend-alerts`` (JSON ``{device, kind, at}``, from a
+loopback address only, at most ``ALERT_LIMIT`` bytes; answered 204).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
+import os
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
@@ -22,16 +32,48 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from starlette.concurrency import run_in_threadpool
 
 from s1adopt.domain.duis import Endpoint
+from s1adopt.services.duis.alerts import AlertIntake
 from s1adopt.services.duis.gateway import Answer, Gateway
 
 MESSAGE_HEADER_LIMIT = 300
+ALERT_LIMIT = 64 * 1024
+LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
+RUN_DEVICE_SERVICE = "S1ADOPT_RUN_DEVICE_SERVICE"
+Background = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 
-def create_app(gateway: Gateway, max_request_bytes: int) -> FastAPI:
-    """The ASGI application around one gateway."""
-    app = FastAPI(title="s1adopt DUIS gateway", docs_url=None, redoc_url=None, openapi_url=None)
+def create_app(
+    gateway: Gateway,
+    max_request_bytes: int,
+    alerts: AlertIntake | None = None,
+    background: Background | None = None,
+) -> FastAPI:
+    """The ASGI application around one gateway (and the device service's background work)."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if background is None:
+            yield
+            return
+        stop = asyncio.Event()
+        task = asyncio.create_task(background(stop))
+        try:
+            yield
+        finally:
+            stop.set()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(task, timeout=30)
+
+    app = FastAPI(
+        title="s1adopt DUIS gateway",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        lifespan=lifespan,
+    )
     registry = CollectorRegistry()
     requests = Counter(
         "duis_requests", "DUIS requests answered", ["endpoint", "code"], registry=registry
@@ -54,10 +96,29 @@ def create_app(gateway: Gateway, max_request_bytes: int) -> FastAPI:
                 status_code=404,
             )
         body = await _read_limited(request, max_request_bytes)
-        answer = gateway.handle(service, request.headers.get("content-type"), body)
+        answer = await run_in_threadpool(
+            gateway.handle, service, request.headers.get("content-type"), body
+        )
         requests.labels(service, answer.code).inc()
         latency.labels(service).observe(time.perf_counter() - started)
         return _response(answer)
+
+    @app.post("/internal/headend-alerts")
+    async def headend_alert(request: Request) -> Response:
+        if alerts is None:
+            return PlainTextResponse("this gateway runs without the device service", 404)
+        if request.client is None or request.client.host not in LOOPBACK:
+            return PlainTextResponse("head-end alerts are taken from loopback only", 403)
+        raw = await _read_limited(request, ALERT_LIMIT)
+        if len(raw) > ALERT_LIMIT:
+            return PlainTextResponse(f"an alert is at most {ALERT_LIMIT} bytes", 413)
+        try:
+            alert = json.loads(raw)
+            fields = [str(alert[k]) for k in ("device", "kind", "at")]
+        except (ValueError, KeyError, TypeError):
+            return PlainTextResponse("an alert is JSON {device, kind, at}", 400)
+        await run_in_threadpool(alerts.take, *fields)
+        return Response(status_code=204)
 
     @app.get("/health")
     async def health() -> JSONResponse:
@@ -101,7 +162,20 @@ def app_from_environment() -> FastAPI:
     from s1adopt.config import Settings
 
     application = Application(Settings())
-    return create_app(application.gateway(), application.settings.max_request_bytes)
+    settings = application.settings
+    if os.environ.get(RUN_DEVICE_SERVICE) != "1":  # another process works the queues
+        return create_app(
+            application.gateway(), settings.max_request_bytes, application.alert_intake()
+        )
+    from s1adopt.entrypoints.api.device_process import background_for
+
+    background = background_for(application)
+    return create_app(
+        application.gateway(),
+        settings.max_request_bytes,
+        application.alert_intake(),
+        background,
+    )
 
 
 AppFactory = Callable[[], FastAPI]

@@ -22,7 +22,9 @@ codes and their meanings):
    the threshold is quarantined (E40), kept for an operator to release or delete, and a DCC
    alert is raised;
 8. the answer: non-device requests are answered now (I0 or their own error); device requests
-   that passed every check are refused with E1011 until the SMETS1 device service exists.
+   go to the device service (``device_requests``): queued and acknowledged (I99), transformed
+   into a pre-command (CV4), or refused with their own code; a gateway without the device
+   service refuses them with E1011.
 Every request is recorded with each check's verdict and the response; a request whose
 signature did not verify is recorded without its RequestID, so that nobody can use up another
 user's RequestID. Responses are signed by the DSP.
@@ -50,7 +52,7 @@ from s1adopt.domain.duis import (
 from s1adopt.domain.errors import InvalidIdentity, InvalidRequest, NotFound
 from s1adopt.domain.identities import Eui64
 from s1adopt.domain.meter_points import MeterPointKind
-from s1adopt.domain.parties import Party, PartyStatus
+from s1adopt.domain.parties import Party, PartyStatus, Role
 from s1adopt.domain.srv import ServiceRequestVariant, body_allowed, lookup
 from s1adopt.formats.duis.certificates import load_certificate
 from s1adopt.formats.duis.requests import (
@@ -61,9 +63,12 @@ from s1adopt.formats.duis.requests import (
     read_inventory_update,
 )
 from s1adopt.formats.duis.responses import problem_document, response
+from s1adopt.formats.duis.schedule_requests import read_create_schedule, read_delete_schedule
 from s1adopt.formats.duis.schemas import SchemaInvalid
 from s1adopt.formats.duis.xmldsig import SignatureInvalid, signer_of, verify
-from s1adopt.services.duis.nondevice import NonDeviceContext, answer_non_device, body_of
+from s1adopt.services.duis.device_requests import DeviceRequest, DeviceRequests
+from s1adopt.services.duis.handling import NonDeviceContext, body_of
+from s1adopt.services.duis.nondevice import answer_non_device
 from s1adopt.services.duis.ports import (
     RequestStatus,
     RequestValidator,
@@ -120,6 +125,7 @@ class _Request:
     request_id: RequestId | None = None
     variant: CommandVariant | None = None
     user: Party | None = None
+    roles: frozenset[Role] = frozenset()
     authenticated: bool = False
 
 
@@ -133,8 +139,10 @@ class Gateway:
         signer: ResponseSigner,
         validators: Sequence[RequestValidator],
         settings: GatewaySettings | None = None,
+        devices: DeviceRequests | None = None,
     ) -> None:
         self._uow_factory, self._clock = uow_factory, clock
+        self._devices = devices
         self._signer, self._validators = signer, tuple(validators)
         self._settings = settings or GatewaySettings()
         self._keys: dict[str, ec.EllipticCurvePublicKey] = {}
@@ -211,11 +219,26 @@ class Gateway:
             return answer_non_device(
                 NonDeviceContext(uow, request.user, received), srv, request.header
             )
-        return (
-            ResponseCode.NOT_SERVED_YET,
-            None,
-            f"SRV {srv.variant} ({srv.name}) passed every check; this release does not carry out "
-            "device requests yet",
+        if self._devices is None:
+            return (
+                ResponseCode.NOT_SERVED_YET,
+                None,
+                f"SRV {srv.variant} ({srv.name}) passed every check; this gateway runs without "
+                "the device service",
+            )
+        assert request.request_id is not None
+        assert request.variant is not None
+        return self._devices.accept(
+            uow,
+            DeviceRequest(
+                request.user,
+                request.roles,
+                srv,
+                request.variant,
+                request.request_id,
+                request.header,
+                received,
+            ),
         )
 
     # 1 and 2: size, type, parse, schema
@@ -387,6 +410,7 @@ class Gateway:
         assert user is not None
         assert request_id is not None
         roles = user.roles & srv.eligible_roles
+        request.roles = frozenset(roles)
         if not roles:
             mine = " ".join(sorted(r.value for r in user.roles)) or "none"
             eligible = " ".join(sorted(r.value for r in srv.eligible_roles)) or "none"
@@ -587,7 +611,17 @@ def _update_device(header: RequestHeader) -> Eui64 | None:
     return read_inventory_update(body_of(header)).device_id
 
 
+def _schedule_device(header: RequestHeader) -> Eui64 | None:
+    return read_create_schedule(body_of(header)).device_id
+
+
+def _deleted_schedule_device(header: RequestHeader) -> Eui64 | None:
+    return read_delete_schedule(body_of(header))[1]
+
+
 NON_DEVICE_TARGETS: dict[str, Callable[[RequestHeader], Eui64 | None]] = {
     "8.3": _body_device,
     "8.4": _update_device,
+    "5.1": _schedule_device,
+    "5.3": _deleted_schedule_device,
 }

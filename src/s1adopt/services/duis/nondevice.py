@@ -12,9 +12,9 @@ Rules:
   with E11: a SMETS1 meter's meter point comes from its migration data);
 - Device Pre-notification (12.2): a device not yet in the inventory is added, Pending (E11 if
   it is already there);
-- Read Schedule (5.2): success with no schedules (none exist until the device service);
-- other non-device requests are refused: E1011 where the service will serve them (schedules
-  5.1 and 5.3, firmware distribution 11.1 and 11.4), E11 where they do not apply to SMETS1
+- DCC schedules (5.1 Create, 5.2 Read, 5.3 Delete): ``services.duis.schedules``;
+- other non-device requests are refused: E1011 where the service will serve them (firmware
+  distribution 11.1 and 11.4), E11 where they do not apply to SMETS1
   installations (communications hub status updates, service opt in, local command responses,
   the WAN matrix).
 """
@@ -22,15 +22,10 @@ Rules:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
-
-from lxml import etree
 
 from s1adopt.domain.devices import SMI_TRANSITIONS, SmiStatus
 from s1adopt.domain.duis import InventoryUpdateKind, ResponseCode
 from s1adopt.domain.identities import Eui64
-from s1adopt.domain.parties import Party
 from s1adopt.domain.srv import ServiceRequestVariant
 from s1adopt.formats.duis.requests import (
     MalformedRequest,
@@ -39,21 +34,10 @@ from s1adopt.formats.duis.requests import (
     read_inventory_query,
     read_inventory_update,
     read_pre_notification,
-    read_schedule_query,
 )
 from s1adopt.formats.duis.responses import inventory
-from s1adopt.services.ports import UnitOfWork
-
-Result = tuple[ResponseCode, etree._Element | None, str]
-
-
-@dataclass
-class NonDeviceContext:
-    """What a non-device handler works with: the open unit of work, the user, the time."""
-
-    uow: UnitOfWork
-    user: Party
-    at: datetime
+from s1adopt.services.duis.handling import NonDeviceContext, Result, body_of
+from s1adopt.services.duis.schedules import create_schedule, delete_schedule, read_schedules
 
 
 def answer_non_device(
@@ -77,13 +61,6 @@ def answer_non_device(
         return handler(context, header)
     except MalformedRequest as exc:
         return exc.code, None, str(exc)
-
-
-def body_of(header: RequestHeader) -> etree._Element:
-    """The request's body element (``MalformedRequest`` when it has none)."""
-    if header.body is None:
-        raise MalformedRequest("the request's Body holds no element")
-    return header.body
 
 
 def _read_inventory(context: NonDeviceContext, header: RequestHeader) -> Result:
@@ -172,16 +149,13 @@ def _pre_notify(context: NonDeviceContext, header: RequestHeader) -> Result:
     return ResponseCode.SUCCESS, None, f"device {notice.device_id} added, Pending"
 
 
-def _read_schedule(context: NonDeviceContext, header: RequestHeader) -> Result:
-    read_schedule_query(body_of(header))
-    return ResponseCode.SUCCESS, None, "no schedules exist"
-
-
 _HANDLERS: dict[str, Callable[[NonDeviceContext, RequestHeader], Result]] = {
     "8.2": _read_inventory,
     "8.3": _decommission,
     "8.4": _update_inventory,
     "12.2": _pre_notify,
-    "5.2": _read_schedule,
+    "5.1": create_schedule,
+    "5.2": read_schedules,
+    "5.3": delete_schedule,
 }
-_LATER = frozenset({"5.1", "5.3", "11.1", "11.4"})
+_LATER = frozenset({"11.1", "11.4"})

@@ -121,9 +121,10 @@ class CommissionStep:
                 continue  # GT01: the gas side stays Pending with the SMSO's credentials
             if device.credential_holder is not CredentialHolder.NONE:
                 pending = (device.device_id, CredentialPurpose.DCC_PENDING)
-                if pending in unit.credentials:
+                if pending in unit.credentials:  # sealed again, bound to its new purpose
+                    secret = self._ctx.credential(unit, device, CredentialPurpose.DCC_PENDING)
                     unit.store_credentials[(device.device_id, CredentialPurpose.DCC)] = (
-                        unit.credentials[pending]
+                        self._ctx.vault.seal(device.device_id, CredentialPurpose.DCC, secret)
                     )
                     unit.drop_credentials.update(
                         {pending, (device.device_id, CredentialPurpose.SMSO)}

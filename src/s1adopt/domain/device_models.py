@@ -1,4 +1,6 @@
-"""The device models of the emulated world, per cohort, with their documented behaviours.
+"""The SMETS1 device models (products) per cohort, with their documented behaviours: the
+S1SR's "variations to Equivalent Steps" the S1SP follows, and the products the emulated
+world runs.
 
 Rules:
 - Every cohort (IOC, MOC, FOC) has its own products: a CHF, a GPF, two ESME and two GSME
@@ -7,21 +9,29 @@ Rules:
   list); ``dormant_firmware`` is the older release a dormant installation still runs. Both
   are written in the model's ``FirmwareFormat``.
 - ``ModelBehaviour`` records the model's variations (the S1SR "variations to Equivalent
-  Steps"): which end of a half-hour the profile stamps, operations it does not support, its
-  number of time-of-use registers, its firmware version format and its answer delay.
+  Steps"): which end of a half-hour the profile stamps, operations it does not support,
+  settings (``domain.device_settings``) it does not have, its number of time-of-use
+  registers, its firmware version format and its answer delay.
+- Every cohort has, for each of ESME and GSME, a model that supports each operation and
+  each setting of the type, so every service request can be carried out in every cohort on
+  some model.
 - A device whose model is not in the table (a prototype) gets a generic model of its type:
-  standard behaviour, any firmware format.
+  standard behaviour (every operation and setting of its type), any firmware format.
+- ``unsupported_reason`` answers, before anything is sent, whether a model can carry out an
+  operation on given settings (the S1SP refuses what it cannot).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
 
+from s1adopt.domain.device_settings import SETTINGS
 from s1adopt.domain.devices import DeviceType
-from s1adopt.domain.operations import DeviceOperation
+from s1adopt.domain.operations import CATALOGUE, DeviceOperation
 
 D = DeviceOperation
 
@@ -78,7 +88,9 @@ class ModelBehaviour:
     ``profile_stamp``: "start" (SMETS1: a half-hour interval is stamped at its start) or
     "end" (as SMETS2); ``unsupported``: operations the model answers NOT_SUPPORTED;
     ``tou_registers``: time-of-use registers of a meter (0 for other devices);
-    ``answer_delay``: seconds the device takes to answer over the WAN.
+    ``answer_delay``: seconds the device takes to answer over the WAN;
+    ``unsupported_settings``: settings of its type (``device_settings.SETTINGS``) the model
+    does not have (reading or writing them is NOT_SUPPORTED).
     """
 
     profile_stamp: str
@@ -86,6 +98,7 @@ class ModelBehaviour:
     tou_registers: int
     firmware_format: FirmwareFormat
     answer_delay: float
+    unsupported_settings: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,8 +120,9 @@ def _behaviour(
     tou: int = 0,
     fmt: FirmwareFormat = FirmwareFormat.DOTTED,
     delay: float = 0.001,
+    lacks: tuple[str, ...] = (),
 ) -> ModelBehaviour:
-    return ModelBehaviour(stamp, frozenset(unsupported), tou, fmt, delay)
+    return ModelBehaviour(stamp, frozenset(unsupported), tou, fmt, delay, frozenset(lacks))
 
 
 def _model(
@@ -148,7 +162,7 @@ MODELS: tuple[DeviceModel, ...] = (
     ),
     _model(
         "IOC", E, "Brightwell", "BW-SP1", ((5, 0, 3), (4, 9, 1)),
-        _behaviour("end", (D.ARM_SUPPLY,), tou=8),
+        _behaviour("end", (D.ARM_SUPPLY,), tou=8, lacks=("loadLimit", "loadLimitCounter")),
     ),
     _model(
         "IOC", G, "Aurora Metering", "AM-G210", ((1, 3, 0), (1, 2, 4)),
@@ -166,7 +180,7 @@ MODELS: tuple[DeviceModel, ...] = (
     ),
     _model(
         "MOC", E, "Larkspur & Gale", "LG-E470", ((2, 3, 0), (2, 1, 6)),
-        _behaviour("end", (D.ARM_SUPPLY,), tou=4, fmt=_PAD),
+        _behaviour("end", (D.ARM_SUPPLY,), tou=4, fmt=_PAD, lacks=("tamperState",)),
     ),
     _model(
         "MOC", G, "Securus Metering", "SM-G4", ((1, 2, 0), (1, 1, 3)),
@@ -174,7 +188,7 @@ MODELS: tuple[DeviceModel, ...] = (
     ),
     _model(
         "MOC", G, "Larkspur & Gale", "LG-G350", ((2, 0, 5), (1, 9, 8)),
-        _behaviour("end", tou=4, fmt=_PAD, delay=0.003),
+        _behaviour("end", tou=4, fmt=_PAD, delay=0.003, lacks=("gasFlow",)),
     ),
     _model("MOC", P, "Halcyon Devices", "HD-PPM2", ((0, 9, 12), (0, 9, 3)), _behaviour(fmt=_PAD)),
     _model("MOC", T2, "Halcyon Devices", "HD-IHD5", None, _behaviour(delay=0.0)),
@@ -183,7 +197,10 @@ MODELS: tuple[DeviceModel, ...] = (
     _model("FOC", GP, "Tidewater Comms", "TW-GPF3", ((2, 4, 1), (2, 3, 6)), _behaviour(fmt=_HEX)),
     _model(
         "FOC", E, "EDM Instruments", "EDM-Atlas-Mk10A", ((1, 7, 2), (1, 6, 0)),
-        _behaviour("start", (D.ARM_SUPPLY,), tou=8, fmt=_HEX, delay=0.02),
+        _behaviour(
+            "start", (D.ARM_SUPPLY,), tou=8, fmt=_HEX, delay=0.02,
+            lacks=("randomisationOffsetLimit",),
+        ),
     ),
     _model(
         "FOC", E, "Orchard Meters", "OM-E2", ((5, 0, 3), (5, 0, 1)),
@@ -227,3 +244,34 @@ def _generic(device_type: str, manufacturer: str, model: str) -> DeviceModel:
     kind = DeviceType(device_type)
     behaviour = _behaviour(tou=4 if kind.is_meter else 0, fmt=FirmwareFormat.ANY)
     return DeviceModel("", kind, manufacturer, model, None, None, behaviour)
+
+
+def supports_operation(model: DeviceModel, operation: DeviceOperation) -> bool:
+    """Whether ``operation`` applies to the model's device type and the model does it."""
+    behaviour = model.behaviour
+    applies = model.device_type in CATALOGUE[operation].applies_to
+    return applies and operation not in behaviour.unsupported
+
+
+def supports_setting(model: DeviceModel, name: str) -> bool:
+    """Whether setting ``name`` exists on the model's device type and the model has it."""
+    spec = SETTINGS.get(name)
+    known = spec is not None and model.device_type in spec.device_types
+    return known and name not in model.behaviour.unsupported_settings
+
+
+def unsupported_reason(
+    model: DeviceModel, operation: DeviceOperation, settings: Iterable[str] = ()
+) -> str | None:
+    """Why the model cannot carry out ``operation`` on ``settings`` (its variations to
+    Equivalent Steps), or None if it can: the operation must apply to its type and be
+    supported, and every setting named must be one its type has and the model supports."""
+    name = f"{model.manufacturer} {model.model}"
+    if model.device_type not in CATALOGUE[operation].applies_to:
+        return f"{operation} does not apply to a {model.device_type}"
+    if operation in model.behaviour.unsupported:
+        return f"{name} does not support {operation}"
+    lacking = [s for s in settings if not supports_setting(model, s)]
+    if lacking:
+        return f"{name} ({model.device_type}) does not support the setting {', '.join(lacking)}"
+    return None
