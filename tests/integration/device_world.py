@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import time as time_module
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from lxml import etree
 
@@ -62,12 +63,17 @@ class Listener:
     """A user's endpoint: keeps every POSTed document; fails the next ``failures`` POSTs."""
 
     received: list[bytes] = field(default_factory=list)
-    failures: int = 0
+    failures: int = 0  # the next POSTs answered 503 (worth trying again)
+    reject: int = 0  # the next POSTs answered 400 (the document refused)
     refused: int = 0
     url: str = ""
 
     async def handle(self, request: web.Request) -> web.Response:
         body = await request.read()
+        if self.reject > 0:
+            self.reject -= 1
+            self.refused += 1
+            return web.Response(status=400)
         if self.failures > 0:
             self.failures -= 1
             self.refused += 1
@@ -174,20 +180,51 @@ class DeviceWorld:
 
     async def work(self, expected: int, timeout: float = 60.0) -> list[bytes]:
         """Work the queues and deliver until the listener holds ``expected`` documents."""
+        await self.work_until(lambda: len(self.listener.received) >= expected, timeout)
+        return self.listener.received
+
+    async def responses(self, request_ids: set[str], timeout: float = 60.0) -> list[bytes]:
+        """Work the queues and deliver until the responses to these requests arrived; them
+        (each request's, in arrival order; other documents are left aside)."""
+
+        def arrived() -> list[bytes]:
+            return [d for d in self.listener.received if request_id_of(d) in request_ids]
+
+        await self.work_until(lambda: len(arrived()) >= len(request_ids), timeout)
+        return arrived()
+
+    async def work_until(self, done: Callable[[], bool], timeout: float = 60.0) -> None:
+        """Work the queues and deliver until ``done()``."""
         deadline = time_module.monotonic() + timeout
         async with self.app.headend_directory(self.emulator.control_url) as headends:
             service = self.app.device_service(headends)
             async with self.app.response_endpoint() as endpoint:
                 deliverer = self.app.deliverer(endpoint)
-                while len(self.listener.received) < expected:
+                while not done():
                     if time_module.monotonic() > deadline:
                         raise AssertionError(
-                            f"{len(self.listener.received)} of {expected} documents arrived"
+                            f"not everything arrived: {len(self.listener.received)} documents"
                         )
                     await service.drain(headends.smsos)
                     await deliverer.deliver_once()
                     await asyncio.sleep(0.05)
-        return self.listener.received
+
+    def device_requests(self, device: Eui64) -> int:
+        """Requests the emulated device has received so far (its own counter)."""
+        for headend in self.emulator.world.headends:
+            found = headend.devices.get(device.hex)
+            if found is not None:
+                return int(found.requests)
+        raise AssertionError(f"no emulated device {device}")
+
+    async def control(self, method: str, path: str, body: Any = None) -> Any:
+        """Call the emulator's control API."""
+        async with (
+            aiohttp.ClientSession() as session,
+            session.request(method, self.emulator.control_url + path, json=body) as response,
+        ):
+            assert response.status < 300, await response.text()
+            return await response.json() if response.content_type == "application/json" else None
 
     # --- reading what arrived ---------------------------------------------------------------
 
@@ -254,6 +291,14 @@ async def device_world(
         emulator = await stack.enter_async_context(running_emulator(fleet, no_answer_delay=0.2))
         web_app = web.Application()
         web_app.router.add_post("/responses", listener.handle)
+        intake = app.alert_intake()
+
+        async def alert(request: web.Request) -> web.Response:  # the gateway's alert route
+            doc = await request.json()
+            await asyncio.to_thread(intake.take, doc["device"], doc["kind"], doc["at"])
+            return web.Response(status=204)
+
+        web_app.router.add_post("/alerts", alert)
         runner = web.AppRunner(web_app)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
@@ -262,6 +307,7 @@ async def device_world(
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         listener.url = f"http://127.0.0.1:{port}/responses"
         async with app.headend_directory(emulator.control_url) as headends:
+            await headends.register_alert_endpoint(f"http://127.0.0.1:{port}/alerts")
             migrator = app.migrator(headends, emulator.control_url)
             files = sorted((fleet / "migration").glob("*.xml"))
             await migrator.migrate(files)

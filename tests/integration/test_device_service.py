@@ -141,7 +141,7 @@ async def test_a_read_of_the_import_registers_is_acknowledged_then_answered_sign
     meters = world.meters_of(DeviceType.ESME) + world.meters_of(DeviceType.GSME)
     assert {m.cohort for m in meters} == {"IOC", "MOC", "FOC"}
     sent = {await send(world, "4.1.1", m.device, m.device_type, None): m for m in meters}
-    documents = await world.work(len(meters))
+    documents = await world.responses(set(sent))
     assert {request_id_of(d) for d in documents} == set(sent)
     for document in documents:
         root = world.verified(document)
@@ -182,9 +182,7 @@ async def test_every_srv_with_equivalent_steps_works_on_every_cohort(world: Devi
         for meter, target, kind in targets:
             rid = await send(world, srv, target, kind, values_for(world, srv, meter))
             sent[rid] = meter
-        before = len(world.listener.received)
-        documents = (await world.work(before + len(sent)))[before:]
-        for document in documents:
+        for document in await world.responses(set(sent)):
             root = world.verified(document)
             meter = sent[request_id_of(document) or ""]
             rsp = rsp_of(root, srv)
@@ -204,8 +202,7 @@ async def test_every_srv_with_equivalent_steps_works_on_every_cohort(world: Devi
                     world, "8.11", hub, DeviceType.CHF, {"add": [], "remove": [], change: [ihd]}
                 )
             ] = meter
-        before = len(world.listener.received)
-        for document in (await world.work(before + len(sent)))[before:]:
+        for document in await world.responses(set(sent)):
             root = world.verified(document)
             meter = sent[request_id_of(document) or ""]
             assert rsp_of(root, "8.11").get("MessageSuccess") == "true", debug_of(root)
@@ -226,7 +223,7 @@ async def test_profile_intervals_add_up_to_the_daily_register_difference_stamped
         for srv in ("4.8.1", "4.6.1"):
             rid = await send(world, srv, meter.device, meter.device_type, period)
             sent[rid] = (srv, meter)
-    documents = await world.work(len(sent))
+    documents = await world.responses(set(sent))
     profiles: dict[Eui64, list[tuple[str, Decimal]]] = {}
     logs: dict[Eui64, list[Decimal]] = {}
     for document in documents:

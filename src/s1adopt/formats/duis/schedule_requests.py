@@ -74,14 +74,18 @@ def read_create_schedule(body: etree._Element) -> ScheduleRequest:
     return ScheduleRequest(frequency, start, end, at, srv, device, command, period)
 
 
-def read_delete_schedule(body: etree._Element) -> tuple[int, Eui64]:
-    """(DSPScheduleID, DeviceID) of a DeleteSchedule body."""
+def read_delete_schedule(body: etree._Element) -> tuple[int | None, Eui64 | None]:
+    """(DSPScheduleID, DeviceID) of a DeleteSchedule body: exactly one of them is given."""
     where = "DeleteSchedule"
     fields = _children(body, where)
+    if len(fields) != 1 or not set(fields) <= {"DSPScheduleID", "DeviceID"}:
+        raise InvalidField(where, "must hold exactly one of DSPScheduleID or DeviceID")
+    if "DeviceID" in fields:
+        return None, _eui(fields, where, "DeviceID")
     text = _text(fields, where, "DSPScheduleID")
     if not text.isdigit() or int(text) > MAX_SCHEDULE_ID:
         raise InvalidField(f"{where}/DSPScheduleID", f"{text[:40]!r} is not a schedule id")
-    return int(text), _eui(fields, where, "DeviceID")
+    return int(text), None
 
 
 def create_schedule_body(request: ScheduleRequest) -> etree._Element:
@@ -106,11 +110,18 @@ def create_schedule_body(request: ScheduleRequest) -> etree._Element:
     return root
 
 
-def delete_schedule_body(schedule_id: int, device: Eui64) -> etree._Element:
-    """A DeleteSchedule body (for users' tools)."""
+def delete_schedule_body(
+    schedule_id: int | None = None, device: Eui64 | None = None
+) -> etree._Element:
+    """A DeleteSchedule body naming one schedule or every schedule of a device."""
+    if (schedule_id is None) == (device is None):
+        raise ValueError("name either the schedule or the device")
     root = etree.Element(_NS + "DeleteSchedule", nsmap={"sr": DUIS_NAMESPACE})
-    _add(root, "DSPScheduleID", str(schedule_id))
-    _add(root, "DeviceID", device.value)
+    if schedule_id is not None:
+        _add(root, "DSPScheduleID", str(schedule_id))
+    else:
+        assert device is not None
+        _add(root, "DeviceID", device.value)
     return root
 
 

@@ -264,8 +264,13 @@ class DeviceService:
                 requeue.append(command.id)
                 counts["requeued"] += 1
             elif command.srv in CREDENTIAL_SRVS:
-                outcomes.append(await self._settle_credential(command))
-                counts["settled"] += 1
+                settled = await self._settle_credential(command)
+                if settled is None:
+                    requeue.append(command.id)
+                    counts["requeued"] += 1
+                else:
+                    outcomes.append(settled)
+                    counts["settled"] += 1
             else:
                 outcomes.append(self._unknown(command))
                 counts["unknown"] += 1
@@ -279,19 +284,32 @@ class DeviceService:
             uow.commit()
         self._commit(outcomes)
 
-    async def _settle_credential(self, command: Command) -> Outcome:
-        """Ask the device which credential it accepts: the new one means it was installed."""
-        headend = self._headends.for_smso(command.smso)
+    async def _settle_credential(self, command: Command) -> Outcome | None:
+        """Find out whether a replacement left sent reached the device: no pending credential
+        stored means it was never sent; the device taking the pending one means it was
+        installed; the device taking its DCC credential means it was not. None: queue it
+        again (it certainly did not happen)."""
         pending = self._credential(command, command.device_id, CredentialPurpose.DCC_PENDING)
-        if headend is not None and pending is not None:
+        if pending is None:
+            return None
+        headend = self._headends.for_smso(command.smso)
+        if headend is None:
+            return self._unknown(command)
+        for credential, installed in (
+            (pending, True),
+            (self._credential(command, command.device_id, CredentialPurpose.DCC), False),
+        ):
+            if credential is None:
+                continue
             try:
-                await headend.read_identity(command.device_id, pending)
+                await headend.read_identity(command.device_id, credential)
             except HeadEndError:
-                pass
-            else:
-                return self._credential_done(
-                    command, self._render(command), [{"replaced": True}], pending
-                )
+                continue
+            if not installed:
+                return None
+            return self._credential_done(
+                command, self._render(command), [{"replaced": True}], pending
+            )
         return self._unknown(command)
 
     def _unknown(self, command: Command) -> Outcome:

@@ -616,7 +616,7 @@ def _schedule_device(header: RequestHeader) -> Eui64 | None:
 
 
 def _deleted_schedule_device(header: RequestHeader) -> Eui64 | None:
-    return read_delete_schedule(body_of(header))[1]
+    return read_delete_schedule(body_of(header))[1]  # by id: the schedule's own check
 
 
 NON_DEVICE_TARGETS: dict[str, Callable[[RequestHeader], Eui64 | None]] = {

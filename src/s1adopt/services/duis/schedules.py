@@ -111,17 +111,20 @@ def read_schedules(context: NonDeviceContext, header: RequestHeader) -> Result:
 
 
 def delete_schedule(context: NonDeviceContext, header: RequestHeader) -> Result:
-    """5.3: delete one of the user's schedules."""
+    """5.3: delete one of the user's schedules, or all of them for a device."""
     schedule_id, device = read_delete_schedule(body_of(header))
     mine = context.uow.devices.schedules_of(context.user.eui, device)
-    if not any(s.id == schedule_id for s in mine):
-        return (
-            ResponseCode.INVALID_FOR_DEVICE,
-            None,
-            f"{context.user.eui} has no schedule {schedule_id} for device {device}",
-        )
-    context.uow.devices.delete_schedule(schedule_id, context.user.eui, context.at)
-    return ResponseCode.SUCCESS, None, f"schedule {schedule_id} deleted"
+    chosen = [s for s in mine if schedule_id is None or s.id == schedule_id]
+    if not chosen:
+        what = f"schedule {schedule_id}" if schedule_id is not None else f"schedule for {device}"
+        return ResponseCode.INVALID_FOR_DEVICE, None, f"{context.user.eui} has no {what}"
+    for schedule in chosen:
+        context.uow.devices.delete_schedule(schedule.id, context.user.eui, context.at)
+    return (
+        ResponseCode.SUCCESS,
+        None,
+        f"deleted schedule(s) {', '.join(str(s.id) for s in chosen)}",
+    )
 
 
 def _entry(schedule: Schedule) -> ScheduleEntry:
