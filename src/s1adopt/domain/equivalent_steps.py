@@ -327,6 +327,11 @@ def _han_log(values: Values, inputs: StepInputs) -> tuple[PlannedStep, ...]:
     return tuple(PlannedStep(s.operation, s.params, StepTarget.DEVICE) for s in steps)
 
 
+def _transfer(values: Values, _: StepInputs) -> tuple[PlannedStep, ...]:
+    params = {"version": str(values["version"]), "imageHash": str(values["imageHash"])}
+    return (PlannedStep(D.UPDATE_FIRMWARE, params),)
+
+
 def _activate(values: Values, _: StepInputs) -> tuple[PlannedStep, ...]:
     return (PlannedStep(D.ACTIVATE_FIRMWARE, {"version": str(values["version"])}),)
 
@@ -450,7 +455,8 @@ _ROWS: tuple[EquivalentSteps, ...] = (
     _row("8.8.2", METERS, _unjoin, (D.UNJOIN_DEVICE,), on_hub=True),
     _read("8.9", HUBS, D.READ_HAN_LOG),
     _row("8.11", frozenset({DeviceType.CHF}), _han_log, (D.JOIN_DEVICE, D.UNJOIN_DEVICE)),
-    # firmware (11.x)
+    # firmware (11.x; 11.1 is a non-device request carried out on each device it names)
+    _row("11.1", WAN, _transfer, (D.UPDATE_FIRMWARE,)),
     _read("11.2", WAN, D.READ_IDENTITY),
     _row("11.3", METERS | frozenset({DeviceType.CHF}), _activate, (D.ACTIVATE_FIRMWARE,)),
 )

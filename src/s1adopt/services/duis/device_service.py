@@ -15,6 +15,9 @@ Rules:
 - credential replacements (6.15.1, 6.23) store the new credential sealed (committed) before
   the device gets it, and promote it once the device has it; a change of supplier records
   the new supplier as the holder and tells the previous one (``S1SP_COS_CREDENTIALS_REPLACED``);
+- an activated firmware (11.3) becomes the device's firmware in the inventory;
+- a firmware transfer (11.1) is reported by an S1SP alert (``S1SP_FIRMWARE_TRANSFERRED`` or
+  ``S1SP_FIRMWARE_TRANSFER_FAILED``), not by an MMC response;
 - after a crash, commands left sent are resolved before anything else: a repeatable one is
   queued again; a credential replacement is settled by asking the device which credential
   it accepts; any other is answered E20 as of unknown outcome, with an S1SP alert, and never
@@ -81,6 +84,10 @@ T = TypeVar("T")
 TIMED_OUT_ALERT = "S1SP_COMMAND_TIMED_OUT"
 UNKNOWN_OUTCOME_ALERT = "S1SP_OUTCOME_UNKNOWN"
 COS_ALERT = "S1SP_COS_CREDENTIALS_REPLACED"
+FIRMWARE_TRANSFERRED = "S1SP_FIRMWARE_TRANSFERRED"
+FIRMWARE_TRANSFER_FAILED = "S1SP_FIRMWARE_TRANSFER_FAILED"
+UPDATE_FIRMWARE = "11.1"  # a non-device request carried out on each device it names
+ACTIVATE_FIRMWARE = "11.3"
 CREDENTIAL_SRVS = frozenset({"6.15.1", "6.23"})
 CHANGE_OF_SUPPLIER = "6.23"
 
@@ -113,6 +120,7 @@ class Outcome:
     documents: list[Outgoing] = field(default_factory=list)
     credential: CredentialChange | None = None
     answered_at: datetime | None = None
+    firmware: str | None = None  # the firmware the device now runs (11.3), for the inventory
 
 
 class _Refused(Exception):
@@ -392,9 +400,13 @@ class DeviceService:
             answers = await self._steps(command, steps, headend)
         except _Refused as exc:
             self._installed.pop(command.id, None)
+            if command.srv == UPDATE_FIRMWARE:
+                return self._firmware_report(command, False, str(exc), ResponseCode.SUCCESS)
             return self._failed(command, render, exc.position, exc.code, str(exc))
         except _NoAnswer as exc:
             self._installed.pop(command.id, None)
+            if command.srv == UPDATE_FIRMWARE:
+                return self._firmware_report(command, False, str(exc), exc.code)
             code = (
                 ResponseCode.FUTURE_DATED_TIMED_OUT
                 if command.future_dated and exc.code is ResponseCode.NO_RESPONSE
@@ -404,7 +416,39 @@ class DeviceService:
         installed = self._installed.pop(command.id, None)
         if installed is not None:
             return self._credential_done(command, render, answers, installed)
-        return self._answered(command, render, row.merge(command.values, answers))
+        if command.srv == UPDATE_FIRMWARE:
+            version = command.values.get("version")
+            message = (
+                f"firmware {version} transferred to {command.device_id}; activate it with 11.3"
+            )
+            return self._firmware_report(command, True, message, ResponseCode.SUCCESS)
+        outcome = self._answered(command, render, row.merge(command.values, answers))
+        if command.srv == ACTIVATE_FIRMWARE:
+            outcome.firmware = str(command.values.get("version", "")) or None
+        return outcome
+
+    def _firmware_report(
+        self, command: Command, transferred: bool, message: str, code: ResponseCode
+    ) -> Outcome:
+        """A firmware transfer (11.1) is reported to the user by an S1SP alert."""
+        now = self._clock.now()
+        alert = self._answers.s1sp_alert(
+            command.originator,
+            command.id,
+            FIRMWARE_TRANSFERRED if transferred else FIRMWARE_TRANSFER_FAILED,
+            now,
+            request_id=command.request_id,
+            device=command.device_id,
+            information=message,
+        )
+        reference = f"firmware:{command.id}"
+        return Outcome(
+            command,
+            code.value,
+            message,
+            [Outgoing(command.originator, "alert", reference, "I0", alert, command.id)],
+            answered_at=now,
+        )
 
     async def _steps(
         self, command: Command, steps: Sequence[PlannedStep], headend: HeadEnd
@@ -658,8 +702,13 @@ class DeviceService:
         finished = [Finished(o.command.id, o.code, o.outcome[:1000]) for o in ordered]
         documents = [d for o in ordered for d in o.documents]
         credentials = [o.credential for o in ordered if o.credential is not None]
+        now = self._clock.now()
         with self._uow_factory() as uow:
-            uow.devices.finish(finished, documents, credentials, self._clock.now())
+            uow.devices.finish(finished, documents, credentials, now)
+            for o in ordered:
+                if o.firmware is not None:  # the inventory follows the device's firmware
+                    fields = {"firmware_version": o.firmware}
+                    uow.duis.update_device_details(o.command.device_id, fields, now)
             uow.commit()
 
     @staticmethod

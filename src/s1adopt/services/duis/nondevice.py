@@ -13,8 +13,9 @@ Rules:
 - Device Pre-notification (12.2): a device not yet in the inventory is added, Pending (E11 if
   it is already there);
 - DCC schedules (5.1 Create, 5.2 Read, 5.3 Delete): ``services.duis.schedules``;
-- other non-device requests are refused: E1011 where the service will serve them (firmware
-  distribution 11.1 and 11.4), E11 where they do not apply to SMETS1
+- Update Firmware (11.1): ``services.duis.firmware``;
+- other non-device requests are refused: E1011 where the service will serve them (PPMID
+  firmware 11.4), E11 where they do not apply to SMETS1
   installations (communications hub status updates, service opt in, local command responses,
   the WAN matrix).
 """
@@ -36,6 +37,7 @@ from s1adopt.formats.duis.requests import (
     read_pre_notification,
 )
 from s1adopt.formats.duis.responses import inventory
+from s1adopt.services.duis.firmware import update_firmware
 from s1adopt.services.duis.handling import NonDeviceContext, Result, body_of
 from s1adopt.services.duis.schedules import create_schedule, delete_schedule, read_schedules
 
@@ -157,5 +159,6 @@ _HANDLERS: dict[str, Callable[[NonDeviceContext, RequestHeader], Result]] = {
     "5.1": create_schedule,
     "5.2": read_schedules,
     "5.3": delete_schedule,
+    "11.1": update_firmware,
 }
-_LATER = frozenset({"11.1", "11.4"})
+_LATER = frozenset({"11.4"})
