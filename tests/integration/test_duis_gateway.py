@@ -73,7 +73,7 @@ def _expected_for_template(template: bytes, known_users: set[Eui64]) -> set[str]
             "12.2": {"I0"},
             "5.2": {"I0"},
             "8.3": {"E5"},  # its device was pre-notified (Pending) by the 12.2 template
-            "11.1": {"E1011"},
+            "11.1": {"E11"},  # the template's image is not one the S1SP can identify
             "11.4": {"E1011"},
         }.get(srv.variant, {"E11"})
     if b":00-DB-12-34-56-78-90-A0:" in template:  # pre-notified, so known but Pending
