@@ -157,7 +157,6 @@ class DeviceService:
         self._answers, self._dco = answers, dco
         self._settings = settings or DeviceServiceSettings()
         self._done: asyncio.Queue[Outcome] | None = None
-        self._claim = uuid.uuid4().hex
         self._installed: dict[int, Secret] = {}  # command id -> credential the device took
 
     # --- running ---------------------------------------------------------------------------------
@@ -683,7 +682,9 @@ class DeviceService:
 
     def _claim_due(self, smso: Eui64, limit: int) -> list[Command]:
         with self._uow_factory() as uow:
-            commands = uow.devices.claim(smso, self._clock.now(), limit, self._claim)
+            # a token per claim: only this claim's commands come back, never those still in
+            # flight from an earlier one
+            commands = uow.devices.claim(smso, self._clock.now(), limit, uuid.uuid4().hex)
             uow.commit()
         return commands
 
