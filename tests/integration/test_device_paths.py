@@ -348,3 +348,35 @@ async def _non_device(world: DeviceWorld, srv: str, body: etree._Element) -> byt
     key, cert = world.identity(SUPPLIER)
     answer = await world.send("serviceD", sign(root, key, issuer_name(cert), cert.serial_number))
     return answer.body
+
+
+async def test_the_running_service_carries_out_each_command_once_and_delivers_each_response(
+    world: DeviceWorld,
+) -> None:
+    meters = world.meters
+    before = {m.device: world.device_requests(m.device) for m in meters}
+    async with (
+        world.app.headend_directory(world.emulator.control_url) as headends,
+        world.app.response_endpoint() as endpoint,
+    ):
+        stop = asyncio.Event()
+        runtime = world.app.device_runtime(headends, endpoint, None)
+        task = asyncio.create_task(runtime.run(stop))
+        sent: dict[str, Meter] = {}
+        for number in range(40):  # sent while the service works: claims overlap commands
+            meter = meters[number % len(meters)]
+            rid, signed = world.request("4.1.1", meter.device, device_type=meter.device_type)
+            assert (await world.send("serviceS", signed)).code == "I99"
+            sent[rid] = meter
+        deadline = time.monotonic() + 60
+        while len({request_id_of(d) for d in world.listener.received} & set(sent)) < len(sent):
+            assert time.monotonic() < deadline, "not every response arrived"
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.5)  # anything carried out twice would show now
+        stop.set()
+        await task
+    arrived = [request_id_of(d) for d in world.listener.received if request_id_of(d) in sent]
+    assert sorted(arrived) == sorted(sent)
+    for meter in meters:
+        asked = sum(1 for m in sent.values() if m.device == meter.device)
+        assert world.device_requests(meter.device) - before[meter.device] == asked
