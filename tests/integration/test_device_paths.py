@@ -380,3 +380,37 @@ async def test_the_running_service_carries_out_each_command_once_and_delivers_ea
     for meter in meters:
         asked = sum(1 for m in sent.values() if m.device == meter.device)
         assert world.device_requests(meter.device) - before[meter.device] == asked
+
+
+async def test_a_device_that_does_not_answer_is_answered_e21_while_the_others_are_served(
+    world: DeviceWorld,
+) -> None:
+    meters = by_cohort(world)
+    silent = meters["MOC"]
+    await world.control("PUT", f"/devices/{silent.device.hex}/fault", {"fault": "timeout"})
+    arrived: dict[str, float] = {}
+    async with (
+        world.app.headend_directory(world.emulator.control_url) as headends,
+        world.app.response_endpoint() as endpoint,
+    ):
+        stop = asyncio.Event()
+        task = asyncio.create_task(world.app.device_runtime(headends, endpoint, None).run(stop))
+        started = time.monotonic()
+        sent: dict[str, str] = {}
+        for cohort in ("MOC", "IOC", "FOC"):
+            rid, signed = world.request("4.1.1", meters[cohort].device)
+            assert (await world.send("serviceS", signed)).code == "I99"
+            sent[rid] = cohort
+        while len(arrived) < len(sent):
+            assert time.monotonic() - started < 25, arrived  # within the deadline (20 s here)
+            for document in world.listener.received:
+                cohort = sent.get(request_id_of(document) or "")
+                if cohort is not None and cohort not in arrived:
+                    arrived[cohort] = time.monotonic() - started
+                    world.verified(document)
+                    assert response_code(document) == ("E21" if cohort == "MOC" else "I0")
+            await asyncio.sleep(0.02)
+        stop.set()
+        await task
+    assert arrived["IOC"] < 1.5 and arrived["FOC"] < 1.5, arrived  # not held up by the MOC
+    assert arrived["MOC"] >= 2.0, arrived  # the head end's timeout passed first
