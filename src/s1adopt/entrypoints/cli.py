@@ -326,23 +326,25 @@ def fleet_generate(
 @keys_app.command("init")
 def keys_init() -> None:
     """Create the service's keys if absent: the vault key, the migration transport key pair,
-    and the DSP's XML-signing key with its certificate (unless S1ADOPT_DSP_KEY/CERT point at
-    another, e.g. the public test DSP's)."""
+    and the DSP's and the S1SP's XML-signing keys with their certificates (unless
+    S1ADOPT_DSP_KEY/CERT or S1ADOPT_S1SP_KEY/CERT point at others, e.g. the public test DSP's)."""
     application = Application(Settings())
+    settings = application.settings
     public = guard(lambda: application.keyring.transport_public_key)
-    dsp = guard(lambda: application.dsp)
     out.print(
-        f"keys in {application.settings.key_dir}; migration transport public key "
-        f"(X25519, hex): {public.hex()}"
+        f"keys in {settings.key_dir}; migration transport public key (X25519, hex): {public.hex()}"
     )
-    out.print(
-        f"DSP signing certificate: issuer {dsp.issuer}, serial {dsp.certificate.serial_number}"
-        + (
-            f" ({application.settings.dsp_cert})"
-            if application.settings.dsp_cert
-            else f" ({application.settings.key_dir / 'dsp.pem'})"
+    for name, identity, configured in (
+        ("DSP", lambda: application.dsp, settings.dsp_cert),
+        ("S1SP", lambda: application.s1sp, settings.s1sp_cert),
+    ):
+        signer = guard(identity)
+        where = configured or settings.key_dir / f"{name.lower()}.pem"
+        out.print(
+            f"{name} signing certificate: issuer {signer.issuer}, serial "
+            f"{signer.certificate.serial_number} ({where})",
+            soft_wrap=True,
         )
-    )
 
 
 @app.command()

@@ -1,5 +1,6 @@
 """DUIS commands: ``gateway serve``, ``users add|list|suspend|activate``, and the client tools
-``duis sign|verify|send`` with the operator's ``duis requests|show|release|delete``."""
+``duis sign|verify|send`` with the operator's ``duis requests|show|release|delete`` (the
+device service's ``duis request|listen|responses|...`` are in ``device_cli``)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from s1adopt.config import Settings
 from s1adopt.domain.errors import InvalidRequest
 from s1adopt.domain.identities import Eui64
 from s1adopt.domain.parties import parse_roles
+from s1adopt.entrypoints import device_cli
 from s1adopt.entrypoints.api.app import RUN_DEVICE_SERVICE
 from s1adopt.entrypoints.api.device_process import run_device_service
 from s1adopt.entrypoints.duis_client import send_request, sign_file, verify_file
@@ -27,7 +29,8 @@ from s1adopt.services.duis.users import UserView, add_user, list_users, set_stat
 gateway_app = typer.Typer(help="The DUIS gateway.", no_args_is_help=True)
 users_app = typer.Typer(help="DUIS users and their certificates.", no_args_is_help=True)
 duis_app = typer.Typer(
-    help="Client tools (sign, verify, send) and the operator's view of requests.",
+    help="Client tools (sign, verify, send, request, listen) and the operator's view of "
+    "requests, commands and responses.",
     no_args_is_help=True,
 )
 out = Console()
@@ -359,4 +362,5 @@ def register(app: typer.Typer) -> None:
     """Add the DUIS commands to the CLI."""
     app.add_typer(gateway_app, name="gateway")
     app.add_typer(users_app, name="users")
+    device_cli.register(duis_app)
     app.add_typer(duis_app, name="duis")

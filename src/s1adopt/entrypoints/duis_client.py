@@ -8,6 +8,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric import ec
 from lxml import etree
 
 from s1adopt.domain.duis import DSIG_NAMESPACE, DUIS_NAMESPACE, CommandVariant, Endpoint
@@ -72,14 +73,27 @@ def verify_file(path: Path, cert_path: Path) -> str | None:
 
 
 def _verify(root: etree._Element, cert_path: Path) -> str | None:
+    return signature_problem(root, public_key_of(cert_path))
+
+
+def public_key_of(cert_path: Path) -> ec.EllipticCurvePublicKey:
+    """The ECDSA P-256 public key of the certificate at ``cert_path`` (``InvalidRequest`` when
+    it cannot be read or is not such a certificate)."""
     try:
         public = load_certificate(cert_path.read_bytes()).public_key()
     except OSError as exc:
         raise InvalidRequest(f"cannot read {cert_path}: {exc.strerror}") from exc
     except CertificateError as exc:
-        raise InvalidRequest(str(exc)) from exc
+        raise InvalidRequest(f"{cert_path}: {exc}") from exc
+    if not isinstance(public, ec.EllipticCurvePublicKey):  # load_certificate checks: a 2nd line
+        raise InvalidRequest(f"{cert_path}: not an ECDSA certificate")
+    return public
+
+
+def signature_problem(root: etree._Element, public: ec.EllipticCurvePublicKey) -> str | None:
+    """None when the document's enveloped signature verifies with ``public``; else why not."""
     try:
-        verify(root, public)  # type: ignore[arg-type]
+        verify(root, public)
     except SignatureInvalid as exc:
         return str(exc)
     return None
@@ -104,6 +118,27 @@ def send_request(
         except (MalformedRequest, ValueError) as exc:
             raise InvalidRequest(f"{path}: cannot tell its command variant: {exc}") from exc
         endpoint = _ENDPOINT_OF.get(variant, Endpoint.COMMANDS).value
+    answer = post_document(url, endpoint, body)
+    verified = ""
+    if dsp_cert is not None and answer.status == 200:
+        problem = verify_answer(answer.body, dsp_cert)
+        verified = "verified" if problem is None else f"NOT verified: {problem}"
+    return SendResult(answer.status, answer.body, answer.code, answer.message, verified)
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """The gateway's HTTP answer: status, body, and the DUIS response code and message."""
+
+    status: int
+    body: bytes
+    code: str
+    message: str
+
+
+def post_document(url: str, endpoint: str, body: bytes) -> Answer:
+    """POST ``body`` (application/xml) to the gateway's ``/api/v1/<endpoint>`` at ``url``;
+    ``InvalidRequest`` when it cannot be reached."""
     target = f"{url.rstrip('/')}/api/v1/{endpoint}"
     request = urllib.request.Request(  # noqa: S310 - the user names the gateway's URL
         target, data=body, headers={"Content-Type": "application/xml"}, method="POST"
@@ -116,14 +151,15 @@ def send_request(
     except (urllib.error.URLError, OSError) as exc:
         raise InvalidRequest(f"cannot reach {target}: {getattr(exc, 'reason', exc)}") from exc
     code = headers.get("X-DUIS-Response-Code", "") or _code_in(data)
-    verified = ""
-    if dsp_cert is not None and status == 200:
-        try:
-            problem = _verify(parse_request(data, MAX_DOCUMENT), dsp_cert)
-        except MalformedRequest as exc:
-            problem = f"the response is not safe XML: {exc}"
-        verified = "verified" if problem is None else f"NOT verified: {problem}"
-    return SendResult(status, data, code, headers.get("X-DUIS-Message", ""), verified)
+    return Answer(status, data, code, headers.get("X-DUIS-Message", ""))
+
+
+def verify_answer(data: bytes, dsp_cert: Path) -> str | None:
+    """None when the gateway's answer verifies with the DSP's certificate; else why not."""
+    try:
+        return _verify(parse_request(data, MAX_DOCUMENT), dsp_cert)
+    except MalformedRequest as exc:
+        return f"the response is not safe XML: {exc}"
 
 
 def _code_in(data: bytes) -> str:
