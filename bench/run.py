@@ -9,6 +9,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import (
     compare_migration,
+    device_service,
     duis_gateway,
     emulator_memory,
     migration,
@@ -31,5 +32,7 @@ if __name__ == "__main__":
     planner.main()
     print("\n== DUIS gateway: signed Read Inventory over HTTP against the bare loop")
     duis_gateway.main(out / "duis", 6000, 2, 16)
+    print("\n== the device service: 4.1.1 end to end over HTTP and the emulated head ends")
+    device_service.main(out / "device", 600, 100, 3000, [32, 100], [1, 2])
     print("\n== migrate against the revision before the programme (3,000 installations)")
     compare_migration.main(out, 3_000, "b723c10", 2)
