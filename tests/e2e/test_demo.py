@@ -17,6 +17,15 @@ def test_the_demo_tells_the_programme_and_every_outcome_equals_expected_json(
     assert "outcomes equal expected.json" in done.stdout
     assert "no unauthorised installation was contacted" in " ".join(done.stdout.split())
     assert "Migration day" in done.stdout
+    # the second act: each cohort's meter changes supplier, every answer the one expected
+    said = " ".join(done.stdout.split())
+    assert "the change of supplier went as expected on 3 meters (IOC, MOC, FOC)" in said, said
+    for cohort in ("IOC", "MOC", "FOC"):
+        rows = [row for row in map(str.split, done.stdout.splitlines()) if row[:1] == [cohort]]
+        # cohort, old|new, supplier, SRV, expected, answer, what it carries, ok
+        assert [row[3] for row in rows] == ["4.1.1"] * 3 + ["6.23"] + ["4.1.1"] * 2, rows
+        assert [row[-1] for row in rows] == ["ok"] * 6, rows
+    assert "credentials replaced on 3 devices during the act (3 replacements)" in said
     workdir = tmp_path / "s1adopt-demo"
     chart = workdir / "reports" / "programme-progress.png"
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

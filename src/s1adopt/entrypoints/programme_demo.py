@@ -1,9 +1,11 @@
 """``s1adopt demo``: the migration programme's story on the embedded default.
 
-Act 1: three suppliers' installations migrate over a few migration days from the exchange
-alone; the emulator shows that no unauthorised installation was contacted. Act 2: the
-responsible suppliers authorise what they had missed, a few more days run, and every
-installation's outcome is checked against ``expected.json``.
+Act 1, the migration: three suppliers' installations migrate over a few migration days from
+the exchange alone; the emulator shows that no unauthorised installation was contacted; then
+the responsible suppliers authorise what they had missed, a few more days run, and every
+installation's outcome is checked against ``expected.json``. Act 2, a change of supplier
+(``cos_demo``): on the next day a migrated meter of each cohort switches supplier and the new
+supplier takes it over through DUIS.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from rich.table import Table
 from s1adopt.bootstrap import Application
 from s1adopt.config import Settings
 from s1adopt.domain.programme import PartyDayCounts
+from s1adopt.entrypoints.cos_demo import run_change_of_supplier
 from s1adopt.entrypoints.demo import fresh_workdir, report_replacements, start_emulator
 from s1adopt.entrypoints.emulator_cli import fetch_stats
 from s1adopt.services.programme.queries import awaiting_authorisation
@@ -92,7 +95,8 @@ def run_programme_demo(
     days: int = 6,
 ) -> int:
     """Run the demo; 0 when every outcome equals expected.json, nothing unauthorised was
-    contacted and no credential was replaced twice; 1 otherwise."""
+    contacted, no credential was replaced twice in the migration and the change of supplier
+    went as expected; 1 otherwise."""
     from s1adopt.emulators.fleet import generate_fleet
     from s1adopt.emulators.supplier_tool import Authorising, send_authorisation
 
@@ -127,7 +131,8 @@ def run_programme_demo(
     try:
         started = time.perf_counter()
         out.print(
-            f"[bold]3.[/bold] act 1: {days} migration days from the exchange ({fleet.exchange_dir})"
+            f"[bold]3.[/bold] act 1, the migration: {days} migration days from the exchange "
+            f"({fleet.exchange_dir})"
         )
         first = _run_days(app, fleet.exchange_dir, control, days, out)
         stats = fetch_stats(control)
@@ -139,7 +144,7 @@ def run_programme_demo(
         next_day = first[-1].day + timedelta(days=1)
         waiting = awaiting_authorisation(app.unit_of_work, next_day)
         out.print(
-            f"[bold]4.[/bold] act 2: the responsible suppliers authorise the "
+            f"[bold]4.[/bold] act 1, continued: the responsible suppliers authorise the "
             f"{sum(len(v) for v in waiting.values())} installations they had missed"
         )
         for supplier, items in sorted(waiting.items()):
@@ -154,12 +159,20 @@ def run_programme_demo(
         second = _run_days(app, fleet.exchange_dir, control, settings.lead_days + 2, out)
         elapsed = time.perf_counter() - started
         stats = fetch_stats(control)
+        migrated = _verdict(
+            app, fleet.exchange_dir, out, expected, contacted, stats, [*first, *second], elapsed
+        )
+        switch_day = second[-1].day + timedelta(days=1)
+        clock.set_day(switch_day)
+        out.print(
+            f"[bold]5.[/bold] act 2, {switch_day}: a customer of each cohort changes supplier; "
+            "the new supplier takes the meter over through DUIS"
+        )
+        switched = run_change_of_supplier(app, control, expected, workdir, switch_day, out)
     finally:
         process.terminate()
         process.wait(timeout=30)
-    return _verdict(
-        app, fleet.exchange_dir, out, expected, contacted, stats, [*first, *second], elapsed
-    )
+    return migrated if switched else 1
 
 
 def _run_days(
