@@ -3,13 +3,17 @@ with the device service on it, the public test PKI's users, and a real HTTP list
 users' endpoint (which can be told to fail for a while).
 
 Everything is the product's own code wired by ``bootstrap.Application``: the emulator serves
-its head ends on loopback, the fleet is migrated through them, and requests go through
-``Gateway.handle`` exactly as the HTTP endpoint calls it.
+its head ends on loopback, the fleet is migrated through them, and requests are POSTed over
+HTTP to the gateway's own ASGI application (``entrypoints/api/app.py``) served by uvicorn on
+loopback in this process; the head ends push their alerts to its ``/internal/headend-alerts``.
+The tests work the device service's queues themselves (``work_until``), so that they decide
+when commands run.
 """
 
 from __future__ import annotations
 
 import asyncio
+import socket
 import time as time_module
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -19,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import httpx
+import uvicorn
 from aiohttp import web
 from lxml import etree
 
@@ -30,6 +36,7 @@ from s1adopt.domain.identities import Eui64
 from s1adopt.domain.parties import Role
 from s1adopt.emulators.fleet import generate_fleet
 from s1adopt.emulators.runner import RunningEmulator, running_emulator
+from s1adopt.entrypoints.api.app import create_app
 from s1adopt.formats.duis import precommand
 from s1adopt.formats.duis.certificates import issuer_name, load_certificate, load_private_key
 from s1adopt.formats.duis.device_requests import build_body, example_values
@@ -102,6 +109,8 @@ class DeviceWorld:
     listener: Listener
     tmp: Path
     meters: list[Meter]
+    gateway_url: str = ""
+    client: httpx.AsyncClient | None = None
     counters: dict[Eui64, int] = field(default_factory=dict)
     identities: dict[Eui64, tuple[Any, Any]] = field(default_factory=dict)
 
@@ -142,9 +151,20 @@ class DeviceWorld:
         return self.identities[user]
 
     async def send(self, endpoint: str, signed: bytes) -> Answer:
-        """The gateway's answer, as its HTTP endpoint would give it."""
-        gateway = self.app.gateway()
-        return await asyncio.to_thread(gateway.handle, endpoint, "application/xml", signed)
+        """The gateway's answer to ``signed`` POSTed to ``/api/v1/<endpoint>``."""
+        assert self.client is not None
+        answer = await self.client.post(
+            f"{self.gateway_url}/api/v1/{endpoint}",
+            content=signed,
+            headers={"Content-Type": "application/xml"},
+        )
+        return Answer(
+            answer.status_code,
+            answer.content,
+            answer.headers.get("X-DUIS-Response-Code", ""),
+            answer.headers.get("X-DUIS-Message", ""),
+            answer.headers.get("Content-Type", ""),
+        )
 
     async def critical(
         self,
@@ -291,14 +311,6 @@ async def device_world(
         emulator = await stack.enter_async_context(running_emulator(fleet, no_answer_delay=0.2))
         web_app = web.Application()
         web_app.router.add_post("/responses", listener.handle)
-        intake = app.alert_intake()
-
-        async def alert(request: web.Request) -> web.Response:  # the gateway's alert route
-            doc = await request.json()
-            await asyncio.to_thread(intake.take, doc["device"], doc["kind"], doc["at"])
-            return web.Response(status=204)
-
-        web_app.router.add_post("/alerts", alert)
         runner = web.AppRunner(web_app)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
@@ -306,8 +318,9 @@ async def device_world(
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         listener.url = f"http://127.0.0.1:{port}/responses"
+        gateway_url = await stack.enter_async_context(serving(app))
         async with app.headend_directory(emulator.control_url) as headends:
-            await headends.register_alert_endpoint(f"http://127.0.0.1:{port}/alerts")
+            await headends.register_alert_endpoint(f"{gateway_url}/internal/headend-alerts")
             migrator = app.migrator(headends, emulator.control_url)
             files = sorted((fleet / "migration").glob("*.xml"))
             await migrator.migrate(files)
@@ -318,7 +331,30 @@ async def device_world(
             await asyncio.to_thread(
                 add_user, app.unit_of_work, app.clock, user, roles, pem, listener.url
             )
-        yield DeviceWorld(app, emulator, listener, tmp, _meters(app, emulator))
+        client = await stack.enter_async_context(httpx.AsyncClient(timeout=60))
+        yield DeviceWorld(app, emulator, listener, tmp, _meters(app, emulator), gateway_url, client)
+
+
+@asynccontextmanager
+async def serving(app: Application) -> AsyncIterator[str]:
+    """The gateway's ASGI application (without its background work) served by uvicorn on a
+    free loopback port in this event loop; its URL."""
+    asgi = create_app(app.gateway(), app.settings.max_request_bytes, app.alert_intake())
+    server = uvicorn.Server(uvicorn.Config(asgi, log_level="warning", lifespan="on"))
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        while not server.started:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.01)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
 
 
 def _meters(app: Application, emulator: RunningEmulator) -> list[Meter]:
