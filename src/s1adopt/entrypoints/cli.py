@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -223,17 +224,17 @@ def _print_view(view: InstallationView) -> None:
     )
     for mpxn, kind, flag in view.meter_points:
         out.print(f"{kind} {mpxn}  DCC service flag: {flag or '-'}")
-    table = Table(title="Devices")
-    for col in ("device", "type", "product", "firmware", "SMI status", "since", "credentials"):
-        table.add_column(col)
+    table = Table(title="Devices", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0))
+    for col in ("device", "type", "model", "fw", "SMI status", "since", "keys"):
+        table.add_column(col, no_wrap=True)  # an EUI-64 to copy, never cut
     for d in view.devices:
         table.add_row(
             d.device_id,
             d.device_type,
-            f"{d.manufacturer} {d.model}",
+            d.model,
             d.firmware_version or "-",
             d.smi_status,
-            d.status_since.strftime("%Y-%m-%d %H:%M:%S"),
+            d.status_since.strftime("%Y-%m-%d"),
             d.credential_holder,
         )
     out.print(table)

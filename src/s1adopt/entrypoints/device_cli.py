@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -199,27 +200,26 @@ def duis_responses(
     if as_json:
         print(json.dumps([_delivery_json(d) for d in found]))
         return
-    table = Table(title="Device-service responses and alerts")
+    table = Table(
+        title="Device-service responses and alerts, newest first",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        padding=(0, 1, 0, 0),
+    )
     table.add_column("id", justify="right", no_wrap=True)
-    for column in ("created", "recipient"):
-        table.add_column(column, overflow="fold")
-    table.add_column("kind", no_wrap=True)
-    table.add_column("reference", overflow="fold")
-    for column in ("code", "status"):
+    for column in ("created", "kind", "code", "status"):
         table.add_column(column, no_wrap=True)
-    table.add_column("attempts", justify="right", no_wrap=True)
-    table.add_column("last error", overflow="fold")
+    table.add_column("tries", justify="right", no_wrap=True)
+    table.add_column("to / reference / last error", overflow="fold")
     for d in found:
         table.add_row(
             str(d.id),
-            _when(d.created_at),
-            d.recipient.value,
+            d.created_at.strftime("%m-%d %H:%M:%S"),
             d.kind,
-            d.reference,
             d.response_code,
             d.status,
             str(d.attempts),
-            d.last_error or "-",
+            "\n".join([d.recipient.value, d.reference, *([d.last_error] if d.last_error else [])]),
         )
     out.print(table)
 
