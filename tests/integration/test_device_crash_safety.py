@@ -124,7 +124,7 @@ async def batch(world: DeviceWorld, meter: Meter, n: int) -> dict[str, str]:
     sent: dict[str, str] = {}
     for srv, values in (
         ("4.1.1", None),
-        ("2.2", {"utrn": f"0000500{n:013d}"}),
+        ("2.2", {"utrn": f"{n:015d}00500"}),
         ("3.1", {"text": f"crash test {n}"}),
     ):
         rid, signed = world.request(srv, meter.device, values)
@@ -201,7 +201,7 @@ async def test_several_crashes_in_a_row_during_recovery_lose_and_repeat_nothing(
     await run(world, [None])
     for number in range(3):
         sent = {}
-        for srv, values in (("4.1.1", None), ("2.2", {"utrn": f"0000700{number:013d}"})):
+        for srv, values in (("4.1.1", None), ("2.2", {"utrn": f"{number:015d}00700"})):
             rid, signed = world.request(srv, meter.device, values, device_type=DeviceType.GSME)
             assert (await world.send("serviceS", signed)).code == "I99"
             sent[rid] = srv

@@ -414,3 +414,35 @@ async def test_a_device_that_does_not_answer_is_answered_e21_while_the_others_ar
         await task
     # not held up by the silent MOC meter, whose answer waited for its head end's timeout
     assert max(arrived["IOC"], arrived["FOC"]) < arrived["MOC"], arrived
+
+
+@pytest.mark.parametrize("running", [True, False], ids=["running service", "drain"])
+@pytest.mark.parametrize("cohort", ["IOC", "MOC", "FOC"])
+async def test_a_devices_commands_are_carried_out_one_at_a_time_in_the_order_sent(
+    world: DeviceWorld, running: bool, cohort: str
+) -> None:
+    meter = by_cohort(world)[cohort]
+    # the first request is answered slowly: what follows it must wait for it, not overtake it
+    await world.control("PUT", f"/devices/{meter.device.hex}/fault", {"fault": "slow", "count": 1})
+    sent: list[str] = []
+    for srv in ("4.1.1", "4.1.2", "4.1.1", "4.1.2", "4.1.1"):
+        rid, signed = world.request(srv, meter.device)
+        assert (await world.send("serviceS", signed)).code == "I99"
+        sent.append(rid)
+    if running:
+        async with (
+            world.app.headend_directory(world.emulator.control_url) as headends,
+            world.app.response_endpoint() as endpoint,
+        ):
+            stop = asyncio.Event()
+            task = asyncio.create_task(world.app.device_runtime(headends, endpoint, None).run(stop))
+            deadline = time.monotonic() + 30
+            while len({request_id_of(d) for d in world.listener.received} & set(sent)) < 5:
+                assert time.monotonic() < deadline, "not every response arrived"
+                await asyncio.sleep(0.02)
+            stop.set()
+            await task
+    else:
+        await world.responses(set(sent))
+    arrived = [request_id_of(d) for d in world.listener.received if request_id_of(d) in sent]
+    assert arrived == sent  # answered, and so delivered, in the order sent

@@ -36,7 +36,7 @@ from tests.integration.device_world import (
     response_code,
 )
 
-UTRN_1000_PENCE = "00010001234567890123"
+UTRN_1000_PENCE = "73946144332040201000"
 # SRVs whose steps change the HAN, run in this order on one IHD per installation
 HAN_ORDER = ("8.8.2", "8.7.2", "8.8.1", "8.7.1")
 # the order SRVs run in: prepayment mode first (the prepayment SRVs need it), the supply

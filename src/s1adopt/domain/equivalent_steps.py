@@ -47,8 +47,8 @@ Answer = dict[str, Any]
 MAX_PROFILE_DAYS = 31  # what one SMETS1 profile read may span
 MAX_DAILY_LOG_DAYS = 31  # midnights a daily read log response holds (4.6.1, 4.17)
 LOG_READ_LIMIT = 100  # entries a log read asks for
-UTRN_CREDIT_DIGITS = 7
-MAX_TOP_UP_PENCE = 100_000
+UTRN_CREDIT_DIGITS = 5  # the last digits of a UTRN: the pence it carries (stand-in)
+MAX_TOP_UP_PENCE = 10**UTRN_CREDIT_DIGITS - 1
 
 _E, _G = DeviceType.ESME, DeviceType.GSME
 METERS = frozenset({_E, _G})
@@ -151,14 +151,16 @@ def parse_time(text: str) -> datetime:
 
 
 def utrn_credit(utrn: str) -> int:
-    """The credit (pence) a UTRN carries: its first ``UTRN_CREDIT_DIGITS`` digits.
+    """The credit (pence) a UTRN carries: its last ``UTRN_CREDIT_DIGITS`` digits.
 
     The project's stand-in for the supplier's encrypted token, which in the real service only
-    the meter can open; 1 to ``MAX_TOP_UP_PENCE`` pence (``StepsRefused`` otherwise).
+    the meter can open: any 20-digit UTRN a supplier's system makes (DCC's example among them)
+    is a top-up of 1 to ``MAX_TOP_UP_PENCE`` pence; one ending in 00000 carries nothing and is
+    refused (``StepsRefused``), as is one that is not 20 digits.
     """
     if len(utrn) != 20 or not utrn.isdigit():
         raise StepsRefused("a UTRN is 20 digits")
-    credit = int(utrn[:UTRN_CREDIT_DIGITS])
+    credit = int(utrn[-UTRN_CREDIT_DIGITS:])
     if not 1 <= credit <= MAX_TOP_UP_PENCE:
         raise StepsRefused(
             f"UTRN {utrn} carries {credit} pence; a top-up is 1 to {MAX_TOP_UP_PENCE} pence"

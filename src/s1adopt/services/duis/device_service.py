@@ -4,6 +4,8 @@ Rules:
 - one queue per head end (``device_command`` rows by SMSO), one worker task per head end:
   a slow or dead SMSO holds up only its own queue. A worker keeps at most ``in_flight``
   commands going at once; the adapter limits them further to the head end's sessions;
+- a device's commands are carried out one at a time, in the order they fell due (a tariff
+  update before the read that follows it); different devices' go side by side;
 - a command is marked sent (committed) before anything reaches the device; its end, its
   signed response in the outbox and its credential bookkeeping are committed together, in
   batches, by one committer;
@@ -199,13 +201,20 @@ class DeviceService:
                 commands = await self._db(partial(self._claim_due, smso, self._settings.in_flight))
                 if not commands:
                     break
-                outcomes = await asyncio.gather(*(self.carry_out(c) for c in commands))
-                await self._db(partial(self._commit, list(outcomes)))
+                by_device: dict[Eui64, list[Command]] = {}
+                for command in commands:  # claimed in due order
+                    by_device.setdefault(command.device_id, []).append(command)
+                ends = await asyncio.gather(*(self._one_by_one(c) for c in by_device.values()))
+                await self._db(partial(self._commit, [o for end in ends for o in end]))
                 total += len(commands)
         return total
 
+    async def _one_by_one(self, commands: Sequence[Command]) -> list[Outcome]:
+        return [await self.carry_out(command) for command in commands]
+
     async def _worker(self, smso: Eui64, stop: asyncio.Event) -> None:
         running: set[asyncio.Task[None]] = set()
+        last: dict[Eui64, asyncio.Task[None]] = {}  # each device's latest command
         limit = self._settings.in_flight
         while not stop.is_set():
             room = limit - len(running)
@@ -215,8 +224,11 @@ class DeviceService:
                     claimed = await self._db(partial(self._claim_due, smso, room))
                 except Exception:  # the store hiccupped: try again shortly
                     log.exception("claiming commands of %s failed", smso)
-            for command in claimed:
-                running.add(asyncio.create_task(self._carry_and_queue(command)))
+            for command in claimed:  # in due order: each after its device's previous one
+                before = last.get(command.device_id)
+                task = asyncio.create_task(self._carry_and_queue(command, before))
+                running.add(task)
+                last[command.device_id] = task
             if not running:
                 await _sleep_or_stop(stop, self._settings.poll_interval)
                 continue
@@ -226,10 +238,16 @@ class DeviceService:
                 return_when=asyncio.FIRST_COMPLETED,
             )
             running -= done
+            for device in [d for d, task in last.items() if task.done()]:
+                del last[device]
         for task in running:
             task.cancel()
 
-    async def _carry_and_queue(self, command: Command) -> None:
+    async def _carry_and_queue(
+        self, command: Command, before: asyncio.Task[None] | None = None
+    ) -> None:
+        if before is not None:
+            await asyncio.wait({before})  # its device's previous command, however it ended
         outcome = await self.carry_out(command)
         assert self._done is not None
         await self._done.put(outcome)
