@@ -21,6 +21,7 @@ from s1adopt.domain.registration import RegistrationRecord
 from s1adopt.domain.schedules import LogPeriod
 from s1adopt.formats.duis import precommand
 from s1adopt.formats.duis.certificates import certificate_pem, issuer_name, new_signing_identity
+from s1adopt.formats.duis.device_requests import example_values
 from s1adopt.formats.duis.envelope import request_document
 from s1adopt.formats.duis.schedule_requests import (
     ScheduleRequest,
@@ -446,3 +447,25 @@ async def test_a_devices_commands_are_carried_out_one_at_a_time_in_the_order_sen
         await world.responses(set(sent))
     arrived = [request_id_of(d) for d in world.listener.received if request_id_of(d) in sent]
     assert arrived == sent  # answered, and so delivered, in the order sent
+
+
+async def test_a_future_dated_request_is_cancelled_by_one_dated_3000_12_31(
+    world: DeviceWorld,
+) -> None:
+    meter = by_cohort(world)["FOC"]
+    later = (datetime.now(UTC) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    values = {**example_values("4.1.1", "ESME"), "executionDateTime": later}
+    waiting, future = world.request("4.1.1", meter.device, values)
+    assert (await world.send("serviceS", future)).code == "I99"
+    cancel = {**values, "executionDateTime": "3000-12-31T00:00:00Z"}
+    _, other = world.request("4.1.1", meter.device, cancel, user=NETWORK)
+    assert (await world.send("serviceS", other)).code == "E11"  # not the sender's to cancel
+    _, cancelling = world.request("4.1.1", meter.device, cancel)
+    answer = await world.send("serviceS", cancelling)
+    assert answer.code == "I0", answer.message
+    assert waiting in answer.message
+    world.verified(answer.body)
+    with world.app.unit_of_work() as uow:
+        assert [c[1] for c in uow.devices.commands_of(waiting)] == ["cancelled"]
+    _, again = world.request("4.1.1", meter.device, cancel)
+    assert (await world.send("serviceS", again)).code == "E11"  # nothing left to cancel

@@ -78,7 +78,7 @@ METER_REFUSES = {
     "ECS66_4.17_SUCCESS": "holds no data before",
     "GCS17_4.8.1_SUCCESS": "holds no data before",
 }
-FUTURE_LIMIT = "2027"  # the templates' future dates (2030, 3000) are beyond the 30 days
+FUTURE_LIMIT = "2027"  # the templates' future date 2030 is beyond the 30 days
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +145,10 @@ def _expected(name: str, srv: str, variant: int, body: etree._Element, target: T
         return exc.code
     if name in REFUSED:
         return "E11"
-    if variant == 1 and str(values.get("executionDateTime", "")) > FUTURE_LIMIT:
+    execution = str(values.get("executionDateTime", ""))
+    if variant == 1 and execution.startswith("3000-12-31T00:00:00"):
+        return "E11"  # a cancellation, with no future-dated request of the kind waiting
+    if variant == 1 and execution > FUTURE_LIMIT:
         return "E1001"
     return "I0" if variant == 4 else "I99"
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from enum import IntEnum, StrEnum
 
 from s1adopt.domain.errors import InvalidIdentity, S1AdoptError
@@ -22,6 +22,9 @@ MMC_NAMESPACE = "http://www.dccinterface.co.uk/ResponseAndAlert"
 DSIG_NAMESPACE = "http://www.w3.org/2000/09/xmldsig#"
 SCHEMA_VERSION = "5.4"
 MAX_COUNTER = 2**64 - 1  # the RequestID counter is an unsigned 64-bit integer
+# a device request future-dated to this moment cancels its sender's waiting future-dated
+# requests of the same SRV for the device (DCC's "cancellation" examples use it)
+CANCELLATION_TIME = datetime(3000, 12, 31, tzinfo=UTC)
 
 
 class CommandVariant(IntEnum):

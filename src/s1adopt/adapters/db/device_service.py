@@ -163,6 +163,32 @@ class SqlDeviceServiceRepository:
                 .values(status=CommandStatus.QUEUED, claim=None)
             )
 
+    def cancel_future(
+        self, originator: Eui64, device_id: Eui64, srv: str, at: datetime, by: str
+    ) -> list[str]:
+        """See ``DeviceServiceRepository.cancel_future``."""
+        waiting = (
+            _dc.c.originator == originator.value,
+            _dc.c.device_id == device_id.value,
+            _dc.c.srv == srv,
+            _dc.c.status == CommandStatus.QUEUED,
+            _dc.c.future_dated.is_(True),
+        )
+        rows = self._c.execute(
+            select(_dc.c.id, _dc.c.request_id).where(*waiting).order_by(_dc.c.due_at, _dc.c.id)
+        ).all()
+        if rows:
+            self._c.execute(
+                update(_dc)
+                .where(_dc.c.id.in_([r.id for r in rows]), *waiting)
+                .values(
+                    status=CommandStatus.CANCELLED,
+                    finished_at=at,
+                    outcome=f"cancelled by {by}"[:1000],
+                )
+            )
+        return [r.request_id or "" for r in rows]
+
     def finish(
         self,
         finished: Sequence[Finished],

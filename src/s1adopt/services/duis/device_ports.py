@@ -17,6 +17,7 @@ class CommandStatus:
     QUEUED = "queued"
     SENT = "sent"
     DONE = "done"
+    CANCELLED = "cancelled"  # a future-dated command its sender cancelled before its time
 
 
 class DeliveryStatus:
@@ -183,6 +184,13 @@ class DeviceServiceRepository(Protocol):
         ...
 
     def requeue(self, command_ids: Sequence[int]) -> None: ...
+
+    def cancel_future(
+        self, originator: Eui64, device_id: Eui64, srv: str, at: datetime, by: str
+    ) -> list[str]:
+        """Cancel the originator's future-dated commands of ``srv`` for the device that are
+        still waiting (never those sent); their RequestIDs, in due order."""
+        ...
 
     def finish(
         self,

@@ -16,6 +16,10 @@ Rules, in order:
   are planned now so that what cannot be carried out is refused now (E11);
 - CV1 queues the command (for its ``ExecutionDateTime`` if it is future-dated: at most
   ``max_future_days`` ahead) and answers I99;
+- a CV1 or CV5 request whose ``ExecutionDateTime`` is ``CANCELLATION_TIME`` (3000-12-31)
+  cancels the sender's future-dated requests of the same SRV for the device that are still
+  waiting, and is answered I0 at once naming them (or E11 when none is waiting): nothing
+  reaches the device, and a cancelled request gets no response;
 - CV4 (transform, critical requests) answers I0 with the pre-command to sign, kept for CV5;
 - CV5 takes the user's signed pre-command: it must be the one issued for this user, device
   and SRV, unused, and signed by one of the user's registered certificates (E41 otherwise);
@@ -36,6 +40,7 @@ from lxml import etree
 from s1adopt.domain.device_models import DeviceModel, model_for
 from s1adopt.domain.devices import DeviceType
 from s1adopt.domain.duis import (
+    CANCELLATION_TIME,
     CommandVariant,
     RequestId,
     RequestRejected,
@@ -141,6 +146,8 @@ class DeviceRequests:
             raise RequestRejected(ResponseCode.INVALID_FOR_DEVICE, str(exc)) from exc
         if variant is CommandVariant.TRANSFORM:
             return self._transform(uow, request, values)
+        if _cancels(values):
+            return self._cancel(uow, request)
         due, future = self._due(request, values)
         uow.devices.add_commands(
             [
@@ -195,6 +202,25 @@ class DeviceRequests:
             return read_values(request.srv.variant, body)
         except MalformedRequest as exc:
             raise RequestRejected(exc.code, str(exc)) from exc
+
+    @staticmethod
+    def _cancel(uow: UnitOfWork, request: DeviceRequest) -> Result:
+        target, srv = request.request_id.target, request.srv.variant
+        cancelled = uow.devices.cancel_future(
+            request.user.eui, target, srv, request.received, str(request.request_id)
+        )
+        if not cancelled:
+            raise RequestRejected(
+                ResponseCode.INVALID_FOR_DEVICE,
+                f"no future-dated SRV {srv} request of {request.user.eui} for {target} is "
+                "waiting: nothing to cancel",
+            )
+        return (
+            ResponseCode.SUCCESS,
+            None,
+            f"cancelled {len(cancelled)} future-dated SRV {srv} request(s) for {target}: "
+            + ", ".join(cancelled),
+        )
 
     def _due(self, request: DeviceRequest, values: Mapping[str, Any]) -> tuple[datetime, bool]:
         text = values.get("executionDateTime")
@@ -325,6 +351,17 @@ def _add_other(uow: UnitOfWork, known: dict[str, str], other: str) -> None:
     record = uow.duis.device(device)
     if record is not None:
         known.setdefault(device.hex, record.device_type)
+
+
+def _cancels(values: Mapping[str, Any]) -> bool:
+    """Whether the request is a cancellation (its ExecutionDateTime is CANCELLATION_TIME)."""
+    text = values.get("executionDateTime")
+    if not text:
+        return False
+    try:
+        return parse_time(str(text)) == CANCELLATION_TIME
+    except StepsRefused:
+        return False
 
 
 def _check_meter_point(uow: UnitOfWork, target: Eui64, values: Mapping[str, Any]) -> None:
