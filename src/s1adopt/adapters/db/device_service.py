@@ -77,6 +77,27 @@ _FINISH = (
 )
 
 
+_CONTEXT = (
+    select(
+        _d.c.device_type,
+        _d.c.manufacturer,
+        _d.c.model,
+        _d.c.installation_id,
+        _i.c.smso,
+        _i.c.party,
+        _sup.c.supplier,
+    )
+    .join(_i, _i.c.id == _d.c.installation_id)
+    .outerjoin(_sup, _sup.c.device_id == _d.c.device_id)
+    .where(_d.c.device_id == bindparam("d"))
+)
+_NEIGHBOURS = select(_d.c.device_id, _d.c.device_type).where(_d.c.installation_id == bindparam("i"))
+_SCHEDULE_RUN_QUEUED = select(_dc.c.id).where(
+    _dc.c.schedule_id == bindparam("s"), _dc.c.due_at == bindparam("at")
+)
+_ADD_COMMAND = insert(_dc)
+
+
 class SqlDeviceServiceRepository:
     """``services.duis.device_ports.DeviceServiceRepository`` on one open connection."""
 
@@ -87,27 +108,10 @@ class SqlDeviceServiceRepository:
 
     def device_context(self, device_id: Eui64) -> DeviceContext | None:
         """The device, its SMSO, hub, migration's party, credential holder and neighbours."""
-        row = self._c.execute(
-            select(
-                _d.c.device_type,
-                _d.c.manufacturer,
-                _d.c.model,
-                _d.c.installation_id,
-                _i.c.smso,
-                _i.c.party,
-                _sup.c.supplier,
-            )
-            .join(_i, _i.c.id == _d.c.installation_id)
-            .outerjoin(_sup, _sup.c.device_id == _d.c.device_id)
-            .where(_d.c.device_id == device_id.value)
-        ).one_or_none()
+        row = self._c.execute(_CONTEXT, {"d": device_id.value}).one_or_none()
         if row is None:
             return None
-        neighbours = self._c.execute(
-            select(_d.c.device_id, _d.c.device_type).where(
-                _d.c.installation_id == row.installation_id
-            )
-        ).all()
+        neighbours = self._c.execute(_NEIGHBOURS, {"i": row.installation_id}).all()
         known = {Eui64(n.device_id).hex: n.device_type for n in neighbours}
         hubs = [Eui64(n.device_id) for n in neighbours if n.device_type == DeviceType.CHF.value]
         return DeviceContext(
@@ -131,13 +135,11 @@ class SqlDeviceServiceRepository:
             if (
                 command.schedule_id is not None
                 and self._c.execute(
-                    select(_dc.c.id).where(
-                        _dc.c.schedule_id == command.schedule_id, _dc.c.due_at == command.due_at
-                    )
+                    _SCHEDULE_RUN_QUEUED, {"s": command.schedule_id, "at": command.due_at}
                 ).first()
             ):
                 continue  # this run is queued already
-            result = self._c.execute(insert(_dc).values(**_command_row(command, at)))
+            result = self._c.execute(_ADD_COMMAND, _command_row(command, at))
             ids.append(int(_key(result)))
         return ids
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from s1adopt.adapters.db import tables as t
@@ -26,6 +26,14 @@ from s1adopt.services.ports import (
 
 IN_CHUNK = 500
 _FINAL = [MigrationState.COMMISSIONED.value, MigrationState.EXCLUDED.value]
+_IN_FORCE = (  # built once: its compiled form is cached
+    select(t.registration)
+    .where(
+        t.registration.c.mpxn.in_(bindparam("m", expanding=True)),
+        t.registration.c.effective_from <= bindparam("day"),
+    )
+    .order_by(t.registration.c.mpxn, t.registration.c.effective_from)
+)
 
 
 def _chunked(items: Sequence[Any], size: int = IN_CHUNK) -> list[Sequence[Any]]:
@@ -102,14 +110,9 @@ class SqlProgrammeRepository:
 
     def in_force(self, mpxns: Sequence[str], day: date) -> dict[str, RegistrationRecord]:
         """The registration in force on ``day`` for each known meter point."""
-        reg = t.registration
         found: dict[str, RegistrationRecord] = {}
         for part in _chunked(sorted(set(mpxns))):
-            rows = self._c.execute(
-                select(reg)
-                .where(reg.c.mpxn.in_(part), reg.c.effective_from <= day)
-                .order_by(reg.c.mpxn, reg.c.effective_from)
-            )
+            rows = self._c.execute(_IN_FORCE, {"m": part, "day": day})
             for row in rows:  # ordered by day: the last one in force wins
                 found[row.mpxn] = RegistrationRecord(
                     row.mpxn,
