@@ -30,6 +30,7 @@ from s1adopt.formats.duis.schedule_requests import (
 )
 from s1adopt.formats.duis.xmldsig import sign
 from s1adopt.services.duis.device_ports import DeliveryStatus
+from s1adopt.services.duis.device_service import DeviceService, DeviceServiceSettings
 from s1adopt.services.duis.schedules import Scheduler
 from s1adopt.services.duis.users import add_user
 from tests.integration.device_world import (
@@ -469,3 +470,47 @@ async def test_a_future_dated_request_is_cancelled_by_one_dated_3000_12_31(
         assert [c[1] for c in uow.devices.commands_of(waiting)] == ["cancelled"]
     _, again = world.request("4.1.1", meter.device, cancel)
     assert (await world.send("serviceS", again)).code == "E11"  # nothing left to cancel
+
+
+async def test_a_device_with_a_backlog_holds_up_no_other_device_of_its_head_end(
+    world: DeviceWorld,
+) -> None:
+    busy = by_cohort(world)["FOC"]
+    other = by_cohort(world, DeviceType.GSME)["FOC"]  # another device behind the same SMSO
+    await world.control("PUT", f"/devices/{busy.device.hex}/fault", {"fault": "slow", "count": 8})
+    backlog = []
+    for _ in range(8):  # each answered slowly, one after another
+        rid, signed = world.request("4.1.1", busy.device)
+        assert (await world.send("serviceS", signed)).code == "I99"
+        backlog.append(rid)
+    late, signed = world.request("4.1.1", other.device, device_type=DeviceType.GSME)
+    assert (await world.send("serviceS", signed)).code == "I99"
+    app = world.app
+    async with (
+        app.headend_directory(world.emulator.control_url) as headends,
+        app.response_endpoint() as endpoint,
+    ):
+        service = DeviceService(  # two commands in flight: the backlog alone would fill them
+            app.unit_of_work,
+            app.clock,
+            headends,
+            app.keyring.vault(),
+            app.response_factory(),
+            app.dco,
+            DeviceServiceSettings(deadline=20, in_flight=2),
+        )
+        stop = asyncio.Event()
+        tasks = [
+            asyncio.create_task(service.run(headends.smsos, stop)),
+            asyncio.create_task(app.deliverer(endpoint).run(stop)),
+        ]
+        deadline = time.monotonic() + 30
+        wanted = {late, *backlog}
+        while len({request_id_of(d) for d in world.listener.received} & wanted) < len(wanted):
+            assert time.monotonic() < deadline, "not every response arrived"
+            await asyncio.sleep(0.02)
+        stop.set()
+        await asyncio.gather(*tasks)
+    arrived = [request_id_of(d) for d in world.listener.received if request_id_of(d) in wanted]
+    assert [r for r in arrived if r != late] == backlog  # the busy device's, in order
+    assert arrived.index(late) < 2, arrived  # the other device's did not wait for the backlog

@@ -5,7 +5,8 @@ Rules:
   a slow or dead SMSO holds up only its own queue. A worker keeps at most ``in_flight``
   commands going at once; the adapter limits them further to the head end's sessions;
 - a device's commands are carried out one at a time, in the order they fell due (a tariff
-  update before the read that follows it); different devices' go side by side;
+  update before the read that follows it); different devices' go side by side, and
+  ``in_flight`` counts devices at work, so a device with a backlog holds up no other;
 - a command is marked sent (committed) before anything reaches the device; its end, its
   signed response in the outbox and its credential bookkeeping are committed together, in
   batches, by one committer;
@@ -82,6 +83,7 @@ from s1adopt.services.ports import (
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+WAITING_FACTOR = 8  # commands a worker may hold waiting for their device, per in_flight
 
 TIMED_OUT_ALERT = "S1SP_COMMAND_TIMED_OUT"
 UNKNOWN_OUTCOME_ALERT = "S1SP_OUTCOME_UNKNOWN"
@@ -217,7 +219,10 @@ class DeviceService:
         last: dict[Eui64, asyncio.Task[None]] = {}  # each device's latest command
         limit = self._settings.in_flight
         while not stop.is_set():
-            room = limit - len(running)
+            # room counts devices at work, not commands: those waiting behind their device's
+            # previous command take no head-end session, so a device with a backlog does not
+            # hold up the others (bounded: at most ``WAITING_FACTOR`` x in_flight held)
+            room = min(limit - len(last), WAITING_FACTOR * limit - len(running))
             claimed: list[Command] = []
             if room > 0:
                 try:
