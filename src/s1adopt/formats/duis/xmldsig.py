@@ -63,6 +63,7 @@ _XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>'
 # Whitespace-only text between two pieces of markup in a C14N form (which escapes "<" in text
 # and attribute values and drops comments): every stretch ``compact`` would remove matches.
 _MAYBE_INTER_ELEMENT_SPACE = re.compile(rb">(?:[ \t\n]|&#xD;)+<")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # control characters but XML space
 
 
 class SignatureInvalid(S1AdoptError):
@@ -107,7 +108,7 @@ def sign(root: etree._Element, key: ec.EllipticCurvePrivateKey, issuer: str, ser
         raise ValueError(f"issuer name {issuer[:80]!r} must be 1 to {_MAX_ISSUER} characters")
     if serial < 0:
         raise ValueError(f"certificate serial {serial} is negative")
-    if any(ord(c) < 0x20 and c not in _XML_SPACE for c in issuer):
+    if _CONTROL.search(issuer):
         raise ValueError(f"issuer name {issuer[:80]!r} holds control characters")
     for placeholder in list(root.iterchildren(SIGNATURE_TAG)):
         _detach(placeholder)
