@@ -285,12 +285,13 @@ def request_id_of(document: bytes) -> str | None:
 
 @asynccontextmanager
 async def device_world(
-    tmp: Path, installations: int = 24, seed: int = 5
+    tmp: Path, installations: int = 24, seed: int = 5, database_url: str | None = None
 ) -> AsyncIterator[DeviceWorld]:
-    """Generate, serve and migrate a fleet; start the users' endpoint; yield the world."""
+    """Generate, serve and migrate a fleet; start the users' endpoint; yield the world (on
+    ``database_url``, by default a SQLite file)."""
     dsp_stem = KEYS / "dsp-xml-sign-90B3D51F30000002-ds"
     settings = Settings(
-        database_url=f"sqlite:///{tmp / 's1adopt.db'}",
+        database_url=database_url or f"sqlite:///{tmp / 's1adopt.db'}",
         key_dir=tmp / "keys",
         report_dir=tmp / "reports",
         duis_schema_dir=DUIS / "schema",

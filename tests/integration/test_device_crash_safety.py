@@ -80,8 +80,8 @@ class CrashingUnitOfWork:
 
 
 @pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[DeviceWorld]:
-    async with device_world(tmp_path, installations=12) as running:
+async def world(tmp_path: Path, database_url: str) -> AsyncIterator[DeviceWorld]:
+    async with device_world(tmp_path, installations=12, database_url=database_url) as running:
         yield running
 
 

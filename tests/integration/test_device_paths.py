@@ -48,8 +48,8 @@ from tests.integration.device_world import (
 
 
 @pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[DeviceWorld]:
-    async with device_world(tmp_path) as running:
+async def world(tmp_path: Path, database_url: str) -> AsyncIterator[DeviceWorld]:
+    async with device_world(tmp_path, database_url=database_url) as running:
         yield running
 
 

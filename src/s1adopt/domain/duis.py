@@ -22,6 +22,8 @@ MMC_NAMESPACE = "http://www.dccinterface.co.uk/ResponseAndAlert"
 DSIG_NAMESPACE = "http://www.w3.org/2000/09/xmldsig#"
 SCHEMA_VERSION = "5.4"
 MAX_COUNTER = 2**64 - 1  # the RequestID counter is an unsigned 64-bit integer
+# a certificate's serial number in decimal: RFC 5280 allows 20 octets (up to 49 digits)
+MAX_SERIAL_DIGITS = 64
 # a device request future-dated to this moment cancels its sender's waiting future-dated
 # requests of the same SRV for the device (DCC's "cancellation" examples use it)
 CANCELLATION_TIME = datetime(3000, 12, 31, tzinfo=UTC)

@@ -24,6 +24,8 @@ from sqlalchemy import (
     false,
 )
 
+from s1adopt.domain.duis import MAX_SERIAL_DIGITS
+
 metadata = MetaData(
     naming_convention={
         "ix": "ix_%(table_name)s_%(column_0_name)s",
@@ -292,7 +294,7 @@ party_day = Table(  # the report of a party for a migration day, as it stood at 
 user_certificate = Table(  # users' XML-signing certificates, found by issuer and serial
     "user_certificate",
     metadata,
-    Column("serial", String(40), primary_key=True),  # decimal
+    Column("serial", String(MAX_SERIAL_DIGITS), primary_key=True),  # decimal
     Column("issuer", String(255), primary_key=True),  # RFC 4514, normalised
     Column("eui", EUI, ForeignKey("party.eui"), nullable=False, index=True),
     Column("certificate", Text, nullable=False),  # PEM

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from s1adopt.domain.duis import MAX_SERIAL_DIGITS
 from s1adopt.domain.errors import InvalidRequest, NotFound
 from s1adopt.domain.identities import Eui64
 from s1adopt.domain.parties import Party, PartyStatus, Role
@@ -72,6 +73,11 @@ def add_user(
         raise InvalidRequest(str(exc)) from exc
     if holder != eui:
         raise InvalidRequest(f"the certificate belongs to {holder}, not to {eui}")
+    if len(str(cert.serial_number)) > MAX_SERIAL_DIGITS:
+        raise InvalidRequest(
+            f"the certificate's serial number has more than {MAX_SERIAL_DIGITS} digits "
+            "(RFC 5280 allows 20 octets): ask its issuer for a conforming certificate"
+        )
     stored = UserCertificate(issuer_name(cert), cert.serial_number, eui, certificate_pem.decode())
     now = clock.now()
     with uow_factory() as uow:
