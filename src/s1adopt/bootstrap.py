@@ -239,21 +239,25 @@ class Application:
     def dsp(self) -> SigningIdentity:
         """The DSP's signing identity: configured, or made in the key directory."""
         s = self.settings
-        if (s.dsp_key is None) != (s.dsp_cert is None):
-            raise ConfigurationError("set both S1ADOPT_DSP_KEY and S1ADOPT_DSP_CERT, or neither")
-        if s.dsp_key is not None and s.dsp_cert is not None:
-            return load_identity(s.dsp_key, s.dsp_cert)
-        return identity_in(s.key_dir, "dsp", _eui(s.dsp_eui, "S1ADOPT_DSP_EUI"), "89")
+        return self._signing_identity("dsp", s.dsp_key, s.dsp_cert, s.dsp_eui)
 
     @cached_property
     def s1sp(self) -> SigningIdentity:
         """The S1SP's signing identity: configured, or made in the key directory."""
         s = self.settings
-        if (s.s1sp_key is None) != (s.s1sp_cert is None):
-            raise ConfigurationError("set both S1ADOPT_S1SP_KEY and S1ADOPT_S1SP_CERT, or neither")
-        if s.s1sp_key is not None and s.s1sp_cert is not None:
-            return load_identity(s.s1sp_key, s.s1sp_cert)
-        return identity_in(s.key_dir, "s1sp", _eui(s.s1sp_eui, "S1ADOPT_S1SP_EUI"), "89")
+        return self._signing_identity("s1sp", s.s1sp_key, s.s1sp_cert, s.s1sp_eui)
+
+    def _signing_identity(
+        self, name: str, key: Path | None, cert: Path | None, eui: str
+    ) -> SigningIdentity:
+        """``S1ADOPT_<NAME>_KEY`` and ``_CERT`` when both are set; else the key directory's
+        ``<name>.key`` and ``<name>.pem`` (made on first use for ``S1ADOPT_<NAME>_EUI``)."""
+        prefix = f"S1ADOPT_{name.upper()}"
+        if (key is None) != (cert is None):
+            raise ConfigurationError(f"set both {prefix}_KEY and {prefix}_CERT, or neither")
+        if key is not None and cert is not None:
+            return load_identity(key, cert)
+        return identity_in(self.settings.key_dir, name, _eui(eui, f"{prefix}_EUI"), "89")
 
     @cached_property
     def dco(self) -> DualControl:

@@ -20,6 +20,7 @@ from s1adopt.entrypoints.duis_cli import register as register_duis
 from s1adopt.entrypoints.emulator_cli import emulator_app
 from s1adopt.entrypoints.errors import guard
 from s1adopt.entrypoints.migration_run import cohort_table, run_migration, summary_table
+from s1adopt.entrypoints.options import DbOption, settings_for
 from s1adopt.entrypoints.plan_cli import plan
 from s1adopt.entrypoints.programme_cli import register as register_programme
 from s1adopt.entrypoints.programme_demo import run_programme_demo
@@ -49,18 +50,6 @@ err = Console(stderr=True)
 out = Console()
 T = TypeVar("T")
 
-DbOption = Annotated[
-    str | None,
-    typer.Option("--db", help="Database URL (default: S1ADOPT_DATABASE_URL or ./s1adopt.db)"),
-]
-
-
-def _settings(db: str | None) -> Settings:
-    settings = Settings()
-    if db:
-        settings = settings.model_copy(update={"database_url": db})
-    return settings
-
 
 @app.command()
 def migrate(
@@ -77,7 +66,7 @@ def migrate(
     db: DbOption = None,
 ) -> None:
     """Validate, test and commission the installations of migration files (resumable)."""
-    settings = _settings(db)
+    settings = settings_for(db)
     if workers is not None:
         settings = settings.model_copy(update={"workers": workers})
     application = Application(settings)
@@ -153,7 +142,7 @@ def inventory_show(
     db: DbOption = None,
 ) -> None:
     """Show an installation with its devices, SMI statuses and histories."""
-    application = Application(_settings(db))
+    application = Application(settings_for(db))
     view = guard(lambda: application.queries.find_installation(identifier))
     if view is None:
         err.print(

@@ -14,8 +14,6 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from s1adopt.bootstrap import Application
-from s1adopt.config import Settings
 from s1adopt.entrypoints.device_client import (
     body_of,
     device_srv,
@@ -29,6 +27,7 @@ from s1adopt.entrypoints.device_client import (
 from s1adopt.entrypoints.device_listener import Inbox, Received, listen
 from s1adopt.entrypoints.duis_client import MAX_DOCUMENT, public_key_of
 from s1adopt.entrypoints.errors import guard
+from s1adopt.entrypoints.options import DbOption, application_for
 from s1adopt.formats.duis.schemas import OfficialSchemas
 from s1adopt.services.duis.device_ports import Delivery
 from s1adopt.services.duis.outbox import (
@@ -42,18 +41,6 @@ from s1adopt.services.duis.outbox import (
 
 out = Console()
 err = Console(stderr=True)
-
-DbOption = Annotated[
-    str | None,
-    typer.Option("--db", help="Database URL (default: S1ADOPT_DATABASE_URL or ./s1adopt.db)"),
-]
-
-
-def _application(db: str | None) -> Application:
-    settings = Settings()
-    if db:
-        settings = settings.model_copy(update={"database_url": db})
-    return Application(settings)
 
 
 def duis_request(
@@ -190,7 +177,7 @@ def duis_responses(
     db: DbOption = None,
 ) -> None:
     """The responses and alerts the device service sent or is sending, newest first."""
-    app = _application(db)
+    app = application_for(db)
     recipient = guard(lambda: parse_eui(user, "--user")) if user else None
     found = guard(
         lambda: list_deliveries(
@@ -232,7 +219,7 @@ def duis_response(
     db: DbOption = None,
 ) -> None:
     """One response or alert as it was (or will be) delivered: the DSP-signed document."""
-    app = _application(db)
+    app = application_for(db)
     found = guard(lambda: find_delivery(app.unit_of_work, key))
     if found is None:
         err.print(f"[red]error:[/red] no response or alert {key[:80]!r} in the outbox")
@@ -249,7 +236,7 @@ def duis_redeliver(
     db: DbOption = None,
 ) -> None:
     """Put dead or delivered responses back in line, to be delivered again."""
-    app = _application(db)
+    app = application_for(db)
     count = guard(lambda: redeliver(app.unit_of_work, app.clock, ids))
     asked = len(set(ids))
     others = "" if count == asked else f" ({asked - count} pending or unknown)"
@@ -262,7 +249,7 @@ def duis_commands(
     db: DbOption = None,
 ) -> None:
     """A device request's commands (status, response code, outcome) and its responses."""
-    app = _application(db)
+    app = application_for(db)
     found = guard(lambda: request_commands(app.unit_of_work, request_id))
     if as_json:
         print(json.dumps(_commands_json(found)))

@@ -13,8 +13,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from s1adopt.bootstrap import Application
-from s1adopt.config import Settings
 from s1adopt.domain.errors import InvalidRequest
 from s1adopt.domain.identities import Eui64
 from s1adopt.domain.parties import parse_roles
@@ -23,6 +21,7 @@ from s1adopt.entrypoints.api.app import RUN_DEVICE_SERVICE
 from s1adopt.entrypoints.api.device_process import run_device_service
 from s1adopt.entrypoints.duis_client import send_request, sign_file, verify_file
 from s1adopt.entrypoints.errors import guard
+from s1adopt.entrypoints.options import DbOption, application_for
 from s1adopt.services.duis.ports import StoredRequest
 from s1adopt.services.duis.users import UserView, add_user, list_users, set_status
 
@@ -35,18 +34,6 @@ duis_app = typer.Typer(
 )
 out = Console()
 err = Console(stderr=True)
-
-DbOption = Annotated[
-    str | None,
-    typer.Option("--db", help="Database URL (default: S1ADOPT_DATABASE_URL or ./s1adopt.db)"),
-]
-
-
-def _application(db: str | None) -> Application:
-    settings = Settings()
-    if db:
-        settings = settings.model_copy(update={"database_url": db})
-    return Application(settings)
 
 
 @gateway_app.command("serve")
@@ -66,7 +53,7 @@ def gateway_serve(
 
     import uvicorn
 
-    app = _application(db)
+    app = application_for(db)
     settings = app.settings
     guard(lambda: (app.engine, app.dsp, app.request_validators()))  # fail early, clearly
     if db:
@@ -120,7 +107,7 @@ def users_add(
     db: DbOption = None,
 ) -> None:
     """Add a user (or a certificate and roles to a known party)."""
-    app = _application(db)
+    app = application_for(db)
 
     def run() -> UserView:
         user = Eui64.parse(eui)
@@ -141,7 +128,7 @@ def users_list(
     db: DbOption = None,
 ) -> None:
     """The users with their roles, status, endpoint and certificates."""
-    app = _application(db)
+    app = application_for(db)
     views = guard(lambda: list_users(app.unit_of_work))
     if as_json:
         print(
@@ -183,7 +170,7 @@ def users_suspend(
     eui: Annotated[str, typer.Argument(help="The user's EUI-64")], db: DbOption = None
 ) -> None:
     """Suspend a user: its requests are refused (E3)."""
-    app = _application(db)
+    app = application_for(db)
     view = guard(lambda: set_status(app.unit_of_work, app.clock, Eui64.parse(eui), False))
     out.print(f"user {view.party.eui} is {view.party.status}")
 
@@ -193,7 +180,7 @@ def users_activate(
     eui: Annotated[str, typer.Argument(help="The user's EUI-64")], db: DbOption = None
 ) -> None:
     """Activate a suspended user."""
-    app = _application(db)
+    app = application_for(db)
     view = guard(lambda: set_status(app.unit_of_work, app.clock, Eui64.parse(eui), True))
     out.print(f"user {view.party.eui} is {view.party.status}")
 
@@ -268,7 +255,7 @@ def duis_requests(
     db: DbOption = None,
 ) -> None:
     """The requests the gateway recorded, newest first."""
-    app = _application(db)
+    app = application_for(db)
 
     def read() -> list[StoredRequest]:
         with app.unit_of_work() as uow:
@@ -301,7 +288,7 @@ def duis_show(
     db: DbOption = None,
 ) -> None:
     """One recorded request: each check's verdict and the response."""
-    app = _application(db)
+    app = application_for(db)
 
     def read() -> StoredRequest | None:
         with app.unit_of_work() as uow:
@@ -320,7 +307,7 @@ def duis_release(
     db: DbOption = None,
 ) -> None:
     """Release a quarantined request: it is answered after all."""
-    app = _application(db)
+    app = application_for(db)
     released = guard(lambda: app.gateway().release(record))
     out.print(f"record {record} released; answer {_code_of(released)}")
 
@@ -331,7 +318,7 @@ def duis_delete(
     db: DbOption = None,
 ) -> None:
     """Delete a quarantined request: it is never carried out."""
-    app = _application(db)
+    app = application_for(db)
     guard(lambda: app.gateway().delete(record))
     out.print(f"record {record} deleted")
 

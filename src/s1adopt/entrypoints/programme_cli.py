@@ -16,7 +16,6 @@ from rich.console import Console
 from rich.table import Table
 
 from s1adopt.bootstrap import Application
-from s1adopt.config import Settings
 from s1adopt.domain.errors import (
     S1AdoptError,
 )
@@ -24,6 +23,7 @@ from s1adopt.domain.identities import Eui64
 from s1adopt.domain.installation import OPERATOR
 from s1adopt.domain.programme import COUNT_FIELDS, PartyDayCounts
 from s1adopt.entrypoints.errors import guard
+from s1adopt.entrypoints.options import DbOption, settings_for
 from s1adopt.entrypoints.progress import RichProgress
 from s1adopt.formats.charts import progress_chart
 from s1adopt.services.programme.run import DayResult, ProgrammeClock
@@ -41,10 +41,6 @@ err = Console(stderr=True)
 out = Console()
 T = TypeVar("T")
 
-DbOption = Annotated[
-    str | None,
-    typer.Option("--db", help="Database URL (default: S1ADOPT_DATABASE_URL or ./s1adopt.db)"),
-]
 ActorOption = Annotated[
     str,
     typer.Option(
@@ -55,9 +51,7 @@ ActorOption = Annotated[
 
 def application(db: str | None, clock: ProgrammeClock | None = None) -> Application:
     """The wired service, on ``db`` if given."""
-    settings = Settings()
-    if db:
-        settings = settings.model_copy(update={"database_url": db})
+    settings = settings_for(db)
     return Application(settings, clock_override=clock)
 
 
