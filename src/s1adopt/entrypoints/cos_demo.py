@@ -44,6 +44,7 @@ from s1adopt.domain.meter_points import MeterPointKind
 from s1adopt.domain.parties import Party, Role
 from s1adopt.domain.registration import RegistrationRecord
 from s1adopt.emulators.parties import REGISTRATION_DATA_PROVIDER
+from s1adopt.entrypoints.device_client import Signer, body_of, signed_request, time_counter
 from s1adopt.entrypoints.device_listener import Inbox, Received
 from s1adopt.entrypoints.emulator_cli import fetch_stats
 from s1adopt.formats.duis.certificates import (
@@ -51,9 +52,7 @@ from s1adopt.formats.duis.certificates import (
     issuer_name,
     new_signing_identity,
 )
-from s1adopt.formats.duis.device_requests import build_body, example_values
-from s1adopt.formats.duis.envelope import request_document
-from s1adopt.formats.duis.xmldsig import sign
+from s1adopt.formats.duis.device_requests import example_values
 from s1adopt.formats.exchange.registration import (
     RegistrationFileWriter,
     RegistrationHeader,
@@ -89,11 +88,8 @@ class Meter:
 class Supplier:
     """A supplier as a DUIS user: its signing key and what reached its endpoint."""
 
-    eui: Eui64
     code: str
-    key: ec.EllipticCurvePrivateKey
-    issuer: str
-    serial: int
+    signer: Signer
     inbox: Inbox
     received: list[Received] = field(default_factory=list)
     counter: int = 0
@@ -102,11 +98,15 @@ class Supplier:
         self, srv: str, device: Eui64, values: dict[str, Any], now: datetime
     ) -> tuple[str, bytes]:
         """(RequestID, the signed CV1 request)."""
-        self.counter = max(self.counter + 1, time.time_ns() // 1000)
-        request_id = f"{self.eui.value}:{device.value}:{self.counter}"
+        self.counter = max(self.counter + 1, time_counter())
         given = values or example_values(srv, DeviceType.ESME.value, now=now)
-        root = request_document(request_id, 1, srv, build_body(srv, given, "ESME"))
-        return request_id, sign(root, self.key, self.issuer, self.serial)
+        body = body_of(srv, given, DeviceType.ESME.value)
+        return signed_request(self.signer, device, srv, 1, body, self.counter)
+
+    @property
+    def eui(self) -> Eui64:
+        """The supplier's EUI-64."""
+        return self.signer.user
 
     def arrived(self, request_id: str) -> Received | None:
         """The response to ``request_id`` that reached the endpoint, if it has."""
@@ -208,7 +208,8 @@ def make_suppliers(
             f"{endpoint_url}/{eui.hex}",
         )
         inbox = Inbox(dsp, s1sp, None, keep / eui.hex)
-        suppliers[eui] = Supplier(eui, code, key, issuer_name(cert), cert.serial_number, inbox)
+        signer = Signer(eui, key, issuer_name(cert), cert.serial_number)
+        suppliers[eui] = Supplier(code, signer, inbox)
     return suppliers
 
 
