@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable
+import os
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 
+from celery import Celery
 from sqlalchemy import Engine
 
 from s1adopt.adapters.db.engine import make_engine, upgrade_schema
@@ -22,8 +25,19 @@ from s1adopt.adapters.headend.policy import RetryPolicy
 from s1adopt.adapters.keys.countersign import Countersigner
 from s1adopt.adapters.keys.signing import SigningIdentity, identity_in, load_identity
 from s1adopt.adapters.keys.vault import Keyring
+from s1adopt.adapters.work.celery_app import (
+    WORK_QUEUE,
+    ChunkRunner,
+    make_celery,
+    process_name,
+    register_chunk_task,
+)
+from s1adopt.adapters.work.celery_engine import CeleryEngine
+from s1adopt.adapters.work.claims import WorkClaims
 from s1adopt.adapters.work.inprocess import InProcessEngine
+from s1adopt.adapters.work.locks import StoreLock
 from s1adopt.adapters.work.processes import ProcessPoolEngine
+from s1adopt.adapters.work.sessions import SessionLeaseStore, SharedSessions
 from s1adopt.config import Settings
 from s1adopt.domain.dco import DcoRules
 from s1adopt.domain.eligibility import EligibleProducts
@@ -47,7 +61,14 @@ from s1adopt.services.intake import IntakeResult, take_in_migration_file
 from s1adopt.services.migrate import Migrator
 from s1adopt.services.migration.steps import StepContext
 from s1adopt.services.migration.worker import MigrationWorker
-from s1adopt.services.ports import Clock, Partition, Progress, UnitOfWork, WorkEngine
+from s1adopt.services.ports import (
+    ChunkHandler,
+    Clock,
+    Partition,
+    Progress,
+    UnitOfWork,
+    WorkEngine,
+)
 from s1adopt.services.ports import HeadEndDirectory as HeadEndDirectoryPort
 from s1adopt.services.programme.admin import InstallationAdmin
 from s1adopt.services.programme.capacity import ProgrammeRules
@@ -111,9 +132,70 @@ class Application:
         return SqlMigrationQueries(self.engine)
 
     def headend_directory(self, control_url: str | None) -> HeadEndDirectory:
-        """Head ends known at a control address (an async context manager)."""
-        policy = RetryPolicy(self.settings.headend_retries, 0.05, self.settings.headend_timeout)
-        return HeadEndDirectory(control_url, self.settings.concurrency, policy)
+        """Head ends known at a control address (an async context manager). With a broker
+        (a cluster), each head end's session limit is shared by every process through the
+        store; otherwise it holds in this process."""
+        timeout = self.settings.headend_timeout
+        policy = RetryPolicy(self.settings.headend_retries, 0.05, timeout)
+        shared = None
+        if self.settings.broker_url:
+            store, holder = SessionLeaseStore(self.engine), process_name()
+
+            def shared(name: str, limit: int) -> SharedSessions:
+                return SharedSessions(store, name, limit, holder, guard=timeout + 1)
+
+        return HeadEndDirectory(control_url, self.settings.concurrency, policy, shared)
+
+    @cached_property
+    def celery(self) -> Celery:
+        """The Celery application on ``S1ADOPT_BROKER_URL``, with the chunk task."""
+        if not self.settings.broker_url:
+            raise ConfigurationError(
+                "S1ADOPT_BROKER_URL is not set: set it to RabbitMQ's amqp:// URL (start one "
+                "with scripts/rabbitmq-up.sh, which prints it)"
+            )
+        app = make_celery(self.settings.broker_url)
+        register_chunk_task(app, lambda: self.chunk_runner)
+        return app
+
+    @cached_property
+    def chunk_runner(self) -> ChunkRunner:
+        """This worker process's runner of chunk tasks (made on its first task)."""
+
+        @asynccontextmanager
+        async def open_handler(control_url: str) -> AsyncIterator[ChunkHandler]:
+            async with self.headend_directory(control_url) as directory:
+                yield self.migration_worker(directory)
+
+        per_group = max(1, self.settings.worker_concurrency // 2)
+        return ChunkRunner(self._claims(), open_handler, per_group)
+
+    def singleton_lock(self, name: str) -> StoreLock:
+        """A lock on the store that one process of the cluster holds at a time."""
+        return StoreLock(self.engine, name, process_name(), self.settings.claim_ttl)
+
+    def _claims(self) -> WorkClaims:
+        return WorkClaims(self.engine, self.settings.claim_ttl)
+
+    def run_worker(self, loglevel: str = "WARNING") -> None:
+        """Run a Celery worker on this process until stopped (``s1adopt worker``)."""
+        if self.settings.database_url.startswith("sqlite") and ":memory:" in (
+            self.settings.database_url
+        ):
+            raise ConfigurationError("a worker needs a shared database, not SQLite in memory")
+        self.engine  # noqa: B018 - the schema is brought up to date before work arrives
+        self.celery.worker_main(
+            [
+                "worker",
+                "--pool=threads",
+                f"--concurrency={self.settings.worker_concurrency}",
+                f"--loglevel={loglevel}",
+                "--without-gossip",
+                "--without-mingle",
+                f"--queues={WORK_QUEUE}",
+                f"--hostname=s1adopt-{os.getpid()}@%h",
+            ]
+        )
 
     def migration_worker(self, headends: HeadEndDirectoryPort) -> MigrationWorker:
         """The migration steps' handler on these head ends."""
@@ -130,7 +212,12 @@ class Application:
     def work_engine(
         self, partition: Partition | None = None, headend_url: str | None = None
     ) -> WorkEngine:
-        """The work engine: in process, or a pool of processes when ``workers`` > 1."""
+        """The work engine: Celery workers when a broker is set; else in process, or a pool
+        of processes when ``workers`` > 1."""
+        if self.settings.broker_url and partition is None and headend_url is not None:
+            return CeleryEngine(
+                self.celery, self._claims(), headend_url, self.settings.task_chunk_size
+            )
         local = InProcessEngine(
             self.unit_of_work, self.settings.chunk_size, self.settings.chunks_in_flight, partition
         )

@@ -38,6 +38,23 @@ class Settings(BaseSettings):
         default=3, gt=0, le=64, description="chunks worked on at once by one process"
     )
     headend_timeout: float = Field(default=10.0, gt=0)
+
+    # scale-out: Celery workers on RabbitMQ, PostgreSQL as the shared store
+    broker_url: str | None = Field(
+        default=None,
+        description="amqp:// URL of RabbitMQ; when set, migrate hands its work to `s1adopt "
+        "worker` processes (which share the database, so use PostgreSQL)",
+        repr=False,
+    )
+    task_chunk_size: int = Field(
+        default=100, gt=0, le=10_000, description="installations per Celery task"
+    )
+    worker_concurrency: int = Field(
+        default=4, gt=0, le=256, description="chunks one `s1adopt worker` works on at once"
+    )
+    claim_ttl: float = Field(
+        default=30.0, ge=3, le=3600, description="seconds a dead worker's work stays held"
+    )
     headend_retries: int = Field(default=3, ge=0, le=20)
 
     # the migration programme

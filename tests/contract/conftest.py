@@ -29,6 +29,7 @@ from s1adopt.domain.secrets import Secret
 from s1adopt.emulators.fleet import generate_fleet
 from s1adopt.emulators.frontends import FRONTENDS
 from s1adopt.emulators.world.core import EmulatedHeadEnd, HeadEndSettings
+from s1adopt.emulators.world.core_api import SessionCounts
 from s1adopt.emulators.world.device import WorldDevice
 from s1adopt.emulators.world.faults import DeviceFault
 from s1adopt.emulators.world.loader import load_world
@@ -48,6 +49,7 @@ class CountingCore:
         self.name, self.cohort, self.protocol = inner.name, inner.cohort, inner.protocol
         self.session_limit = session_limit
         self.in_progress = self.max_in_progress = 0
+        self.sessions = SessionCounts()
 
     @property
     def available(self) -> bool:

@@ -16,6 +16,7 @@ from rich.table import Table
 from s1adopt.bootstrap import Application
 from s1adopt.config import Settings
 from s1adopt.entrypoints import demo as demo_module
+from s1adopt.entrypoints.cluster_cli import register as register_cluster
 from s1adopt.entrypoints.duis_cli import register as register_duis
 from s1adopt.entrypoints.emulator_cli import emulator_app
 from s1adopt.entrypoints.errors import guard
@@ -45,6 +46,7 @@ app.add_typer(keys_app, name="keys")
 app.command("plan")(plan)
 register_programme(app)
 register_duis(app)
+register_cluster(app)
 
 err = Console(stderr=True)
 out = Console()

@@ -66,7 +66,9 @@ def gateway_serve(
     os.environ["S1ADOPT_GATEWAY_PORT"] = str(listen_port)
     reach = headend or settings.headend_url
     runner = None
-    if workers == 1:
+    if settings.broker_url:  # a cluster: `s1adopt scheduler` works the queues, one at a time
+        os.environ.pop(RUN_DEVICE_SERVICE, None)
+    elif workers == 1:
         os.environ[RUN_DEVICE_SERVICE] = "1"  # the device service runs in the server's process
     else:
         os.environ.pop(RUN_DEVICE_SERVICE, None)
@@ -75,11 +77,14 @@ def gateway_serve(
         )
         runner.start()
     err.print(f"DUIS gateway on http://{listen_host}:{listen_port}/api/v1/serviceS|D|T")
-    err.print(
-        f"device service: head ends at {reach}"
-        if reach
-        else "device service: no head ends (--headend URL): device requests are answered E20"
-    )
+    if settings.broker_url:
+        err.print("device service: run by `s1adopt scheduler` (S1ADOPT_BROKER_URL is set)")
+    else:
+        err.print(
+            f"device service: head ends at {reach}"
+            if reach
+            else "device service: no head ends (--headend URL): device requests are answered E20"
+        )
     uvicorn.run(
         "s1adopt.entrypoints.api.app:app_from_environment",
         factory=True,

@@ -158,6 +158,34 @@ work_item = Table(
     Column("step", String(16), nullable=False),
     Column("due_at", TZ),
     Column("created_at", TZ, nullable=False),
+    # a worker of a distributed engine holds the item while it works on it (adapters.work)
+    Column("claimed_by", String(64)),
+    Column("claimed_until", TZ),
+)
+
+session_lease = Table(  # one row per session a head end carries: who may use it, until when
+    "session_lease",
+    metadata,
+    Column("headend", String(64), primary_key=True),
+    Column("slot", Integer, primary_key=True),
+    Column("holder", String(64)),
+    Column("expires_at", TZ),
+)
+
+session_claimant = Table(  # the processes that want a head end's sessions, with a heartbeat
+    "session_claimant",
+    metadata,
+    Column("headend", String(64), primary_key=True),
+    Column("holder", String(64), primary_key=True),
+    Column("expires_at", TZ, nullable=False),
+)
+
+service_lock = Table(  # singleton processes (the scheduler): who holds the lock, until when
+    "service_lock",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("holder", String(64)),
+    Column("expires_at", TZ),
 )
 
 batch_refusal = Table(  # records of a file that could not be applied to their installation

@@ -4,7 +4,9 @@ Rules:
 - every attempt carries a fresh nonce and the tag the caller's credential gives for it
   (``formats.device_auth.request_tag``), so a retry is a new request to the device;
 - at most ``session_limit`` attempts are in progress at once per head end (the limit its
-  listing announces); others wait their turn before they count against the deadline;
+  listing announces); others wait their turn before they count against the deadline; the
+  limit holds in this process, or across every process of a cluster when the adapter is
+  given a shared ``SessionLimiter`` (``adapters.work.sessions``);
 - parameters no protocol carries are refused (``CommandRejected``) before anything is sent;
 - retries, deadline and error mapping follow ``policy``.
 """
@@ -13,6 +15,8 @@ from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
+from contextlib import AbstractAsyncContextManager
+from typing import Protocol
 
 from s1adopt.adapters.headend.policy import NOT_REPEATABLE, RetryPolicy, with_retries
 from s1adopt.domain.devices import ReportedDevice
@@ -24,6 +28,32 @@ from s1adopt.formats.device_auth import new_nonce, request_tag, seal_new_credent
 from s1adopt.formats.wire.values import Answer, WireDecodeError, WireRequest, check_value
 
 
+class SessionLimiter(Protocol):
+    """Admits one session at a time to a head end, within its limit."""
+
+    def session(self) -> AbstractAsyncContextManager[object]:
+        """Held for the duration of one attempt."""
+        ...
+
+    async def close(self) -> None:
+        """Give back what the limiter holds."""
+        ...
+
+
+class LocalSessions:
+    """``SessionLimiter`` for one process: a semaphore of the head end's limit."""
+
+    def __init__(self, limit: int) -> None:
+        self._semaphore = asyncio.Semaphore(limit)
+
+    def session(self) -> AbstractAsyncContextManager[object]:
+        """The semaphore, held for one attempt."""
+        return self._semaphore
+
+    async def close(self) -> None:
+        """Nothing to give back."""
+
+
 class WireHeadEnd(ABC):
     """A head end reached through one wire protocol; subclasses carry one attempt."""
 
@@ -32,14 +62,20 @@ class WireHeadEnd(ABC):
             raise ValueError(f"head end {name}: session limit {session_limit} is below 1")
         self.name, self.session_limit = name, session_limit
         self.policy = policy or RetryPolicy()
-        self._sessions = asyncio.Semaphore(session_limit)
+        self._sessions: SessionLimiter = LocalSessions(session_limit)
 
     @abstractmethod
     async def _exchange(self, request: WireRequest) -> Answer:
         """One attempt within ``policy.timeout``; raise ``policy.Transient`` for faults."""
 
-    async def close(self) -> None:  # noqa: B027 - an optional hook, not an abstract method
-        """Release what the adapter holds (connections); the default holds nothing."""
+    def share_sessions(self, limiter: SessionLimiter) -> None:
+        """Count this head end's sessions with ``limiter`` (shared by a cluster's processes)
+        instead of this process's own semaphore; call before the first request."""
+        self._sessions = limiter
+
+    async def close(self) -> None:
+        """Release what the adapter holds (connections, shared sessions)."""
+        await self._sessions.close()
 
     async def execute(
         self, device: Eui64, credential: Secret, operation: DeviceOperation, params: Params
@@ -55,7 +91,7 @@ class WireHeadEnd(ABC):
         async def attempt() -> Answer:
             nonce = new_nonce()
             tag = request_tag(credential, operation.value, device_hex, nonce, params)
-            async with self._sessions:
+            async with self._sessions.session():
                 return await self._exchange(
                     WireRequest(device_hex, operation.value, params, nonce, tag)
                 )

@@ -99,10 +99,11 @@ class BinaryTcpHeadEnd(WireHeadEnd):
         self._connecting = asyncio.Lock()
 
     async def close(self) -> None:
-        """Close the connection, if one is open."""
+        """Close the connection, if one is open, and give back shared sessions."""
         if self._connection is not None:
             await self._connection.close()
             self._connection = None
+        await super().close()
 
     async def _exchange(self, request: WireRequest) -> Answer:
         loop = asyncio.get_running_loop()

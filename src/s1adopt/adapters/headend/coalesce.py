@@ -44,9 +44,10 @@ class BatchingHeadEnd(WireHeadEnd):
         return await future
 
     async def close(self) -> None:
-        """Cancel batches still in flight."""
+        """Cancel batches still in flight and give back shared sessions."""
         for task in list(self._in_flight):
             task.cancel()
+        await super().close()
 
     def _flush(self) -> None:
         self._flush_scheduled = False

@@ -18,7 +18,7 @@ from typing import Any
 
 import aiohttp
 
-from s1adopt.adapters.headend.base import WireHeadEnd
+from s1adopt.adapters.headend.base import SessionLimiter, WireHeadEnd
 from s1adopt.adapters.headend.binary_tcp import BinaryTcpHeadEnd
 from s1adopt.adapters.headend.http_client import read_limited
 from s1adopt.adapters.headend.json_http import JsonHttpHeadEnd
@@ -86,10 +86,17 @@ class HeadEndDirectory:
     """
 
     def __init__(
-        self, control_url: str | None, concurrency: int = 128, policy: RetryPolicy | None = None
+        self,
+        control_url: str | None,
+        concurrency: int = 128,
+        policy: RetryPolicy | None = None,
+        shared_sessions: Callable[[str, int], SessionLimiter] | None = None,
     ) -> None:
+        """``shared_sessions(name, limit)``, when given, makes each head end's limiter: the
+        limit then holds across every process that uses the same factory's store."""
         self._control_url = control_url.rstrip("/") if control_url else None
         self._concurrency, self._policy = concurrency, policy
+        self._shared_sessions = shared_sessions
         self._by_smso: dict[Eui64, WireHeadEnd] = {}
 
     async def __aenter__(self) -> HeadEndDirectory:
@@ -135,7 +142,10 @@ class HeadEndDirectory:
         except (ValueError, KeyError, TypeError, InvalidIdentity, Transient) as exc:
             raise ConfigurationError(f"{control_url}/headends: unexpected listing: {exc}") from exc
         for entry in entries:
-            self._by_smso[entry.smso] = adapter_for(self._session, entry, self._policy)
+            adapter = adapter_for(self._session, entry, self._policy)
+            if self._shared_sessions is not None:
+                adapter.share_sessions(self._shared_sessions(entry.name, entry.session_limit))
+            self._by_smso[entry.smso] = adapter
 
     async def register_alert_endpoint(self, url: str | None) -> None:
         """Tell the control address where the head ends push device alerts (None: nowhere);

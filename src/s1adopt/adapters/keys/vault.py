@@ -41,9 +41,20 @@ def _read_or_create(path: Path, make: Callable[[], bytes], create: bool) -> byte
         raise ConfigurationError(f"key file {path} is missing; run `s1adopt keys init`")
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     value = make()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(base64.b64encode(value) + b"\n")
+    # written whole under a private name, then linked into place: processes starting at once
+    # (a cluster's workers) never read a half-written key, and all end with the same one
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(base64.b64encode(value) + b"\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.link(draft, path)
+    except FileExistsError:
+        return _read_or_create(path, make, create=False)  # another process was first
+    finally:
+        draft.unlink(missing_ok=True)
     return value
 
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, or_, select, update
 
 from s1adopt.adapters.db import tables as t
 from s1adopt.services.ports import Partition
@@ -86,6 +86,68 @@ class StoreWorkQueue:
                 select(func.count()).select_from(t.work_item).where(*_filter(queue, partition))
             ).scalar_one()
         )
+
+    def claim(
+        self, queue: str, subject_ids: Sequence[int], holder: str, now: datetime, until: datetime
+    ) -> list[int]:
+        """Hold the subjects' items for ``holder`` until ``until``, where no other holder has
+        them (or its hold has run out); the subjects ``holder`` now holds, in id order.
+
+        Rule: on PostgreSQL a concurrent claim of the same rows waits for this one's commit
+        and then finds them held, so two holders never hold one item."""
+        wi = t.work_item
+        ids = sorted(subject_ids)
+        held: list[int] = []
+        for start in range(0, len(ids), IN_CHUNK):
+            part = ids[start : start + IN_CHUNK]
+            self._c.execute(
+                update(wi)
+                .where(
+                    wi.c.queue == queue,
+                    wi.c.subject_id.in_(part),
+                    or_(
+                        wi.c.claimed_by.is_(None),
+                        wi.c.claimed_by == holder,
+                        wi.c.claimed_until < now,
+                    ),
+                )
+                .values(claimed_by=holder, claimed_until=until)
+            )
+            held.extend(
+                self._c.execute(
+                    select(wi.c.subject_id)
+                    .where(
+                        wi.c.queue == queue, wi.c.subject_id.in_(part), wi.c.claimed_by == holder
+                    )
+                    .order_by(wi.c.subject_id)
+                ).scalars()
+            )
+        return held
+
+    def extend(self, queue: str, holder: str, until: datetime) -> int:
+        """Move ``holder``'s holds on the queue's items to ``until``; how many it holds."""
+        wi = t.work_item
+        result = self._c.execute(
+            update(wi)
+            .where(wi.c.queue == queue, wi.c.claimed_by == holder)
+            .values(claimed_until=until)
+        )
+        return result.rowcount
+
+    def unclaim(self, queue: str, subject_ids: Sequence[int], holder: str) -> None:
+        """Let go of ``holder``'s holds on the subjects' items (those still with work)."""
+        wi = t.work_item
+        ids = list(subject_ids)
+        for start in range(0, len(ids), IN_CHUNK):
+            self._c.execute(
+                update(wi)
+                .where(
+                    wi.c.queue == queue,
+                    wi.c.subject_id.in_(ids[start : start + IN_CHUNK]),
+                    wi.c.claimed_by == holder,
+                )
+                .values(claimed_by=None, claimed_until=None)
+            )
 
 
 def _filter(queue: str, partition: Partition | None) -> list[Any]:

@@ -40,19 +40,20 @@ class SessionGate:
 
     def __init__(self, core: HeadEndCore) -> None:
         self.core = core
-        self.in_progress = 0
 
     async def carry(self, request: WireRequest) -> Outcome:
         """The outcome of one request (rules 1 to 4)."""
         core = self.core
         if not core.available:
             return WireError(ErrorCode.UNAVAILABLE, f"head end {core.name} is unavailable")
-        if self.in_progress >= core.session_limit:
+        sessions = core.sessions
+        if sessions.in_progress >= core.session_limit:
+            sessions.busy += 1
             return WireError(
                 ErrorCode.BUSY,
                 f"head end {core.name} carries at most {core.session_limit} sessions at once",
             )
-        self.in_progress += 1
+        sessions.admit()
         try:
             result = await core.execute(
                 request.device_hex, request.operation, request.params, request.nonce, request.tag
@@ -68,4 +69,4 @@ class SessionGate:
             log.exception("head end %s failed on %s", core.name, request.operation)
             return WireError(ErrorCode.UNAVAILABLE, f"head end {core.name} failed internally")
         finally:
-            self.in_progress -= 1
+            sessions.end()

@@ -32,7 +32,7 @@ from s1adopt.domain.secrets import Secret
 from s1adopt.emulators.world.alerts import Alert, AlertSink
 from s1adopt.emulators.world.call import Call, HeadEndCounters
 from s1adopt.emulators.world.clock import Clock
-from s1adopt.emulators.world.core_api import CoreRefusal, Garble, Silence
+from s1adopt.emulators.world.core_api import CoreRefusal, Garble, SessionCounts, Silence
 from s1adopt.emulators.world.device import WorldDevice
 from s1adopt.emulators.world.faults import GAS_SIDE, DeviceFault
 from s1adopt.emulators.world.handlers import HANDLERS
@@ -86,6 +86,7 @@ class EmulatedHeadEnd:
         self.world_seed = world_seed
         self.settings = settings or HeadEndSettings()
         self.totals = HeadEndCounters()
+        self.sessions = SessionCounts()
         self.operations: Counter[str] = Counter()
         self.touched: set[str] = set()
         self._han_index: dict[str, tuple[str, ...]] | None = None
@@ -150,6 +151,12 @@ class EmulatedHeadEnd:
             "devices": len(self.devices),
             "available": self.available,
             "operations": dict(sorted(self.operations.items())),
+            "sessions": {
+                "limit": self.session_limit,
+                "inProgress": self.sessions.in_progress,
+                "peak": self.sessions.peak,
+                "busy": self.sessions.busy,
+            },
         }
 
     def _device(self, text: str) -> tuple[str, WorldDevice]:

@@ -13,6 +13,7 @@ while ``available`` is False.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from s1adopt.formats.device_auth import ErrorCode
@@ -34,6 +35,25 @@ class Garble(Exception):
     """The answer must be corrupted on the wire."""
 
 
+@dataclass(slots=True)
+class SessionCounts:
+    """Sessions of a head end as its front ends count them: in progress now, the most ever
+    in progress at once, and requests refused BUSY for being over the limit."""
+
+    in_progress: int = 0
+    peak: int = 0
+    busy: int = 0
+
+    def admit(self) -> None:
+        """One more session in progress."""
+        self.in_progress += 1
+        self.peak = max(self.peak, self.in_progress)
+
+    def end(self) -> None:
+        """One session fewer."""
+        self.in_progress -= 1
+
+
 class HeadEndCore(Protocol):
     """One SMSO head end's devices and behaviour, independent of its wire protocol."""
 
@@ -42,6 +62,7 @@ class HeadEndCore(Protocol):
     protocol: str
     session_limit: int
     available: bool
+    sessions: SessionCounts
 
     async def execute(
         self, device_hex: str, operation: str, params: dict[str, Any], nonce: str, tag: str
