@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Install (Debian package) and start a local PostgreSQL for the storage tests, and create the
-# test database. Prints the URL to use as S1ADOPT_TEST_POSTGRES_URL on its last line.
-# Idempotent: safe to run again when PostgreSQL is already up.
+# Install (Debian package) and start a local PostgreSQL, and create a database: the test
+# database by default, or the one named as the first argument (e.g. `postgres-up.sh s1adopt`
+# for a by-hand cluster). Prints its URL on its last line (S1ADOPT_TEST_POSTGRES_URL, or
+# S1ADOPT_DATABASE_URL). Idempotent: safe to run again when PostgreSQL is already up.
 set -euo pipefail
 
-DB=s1adopt_test
+DB=${1:-s1adopt_test}
+case "$DB" in
+*[!a-z0-9_]* | "") echo "database name $DB: use lower-case letters, digits and _" >&2; exit 2 ;;
+esac
 ROLE=s1adopt
 PASSWORD=s1adopt
 

@@ -26,7 +26,6 @@ from s1adopt.adapters.keys.countersign import Countersigner
 from s1adopt.adapters.keys.signing import SigningIdentity, identity_in, load_identity
 from s1adopt.adapters.keys.vault import Keyring
 from s1adopt.adapters.work.celery_app import (
-    WORK_QUEUE,
     ChunkRunner,
     make_celery,
     process_name,
@@ -154,7 +153,7 @@ class Application:
                 "S1ADOPT_BROKER_URL is not set: set it to RabbitMQ's amqp:// URL (start one "
                 "with scripts/rabbitmq-up.sh, which prints it)"
             )
-        app = make_celery(self.settings.broker_url)
+        app = make_celery(self.settings.broker_url, self.settings.work_queue)
         register_chunk_task(app, lambda: self.chunk_runner)
         return app
 
@@ -192,7 +191,7 @@ class Application:
                 f"--loglevel={loglevel}",
                 "--without-gossip",
                 "--without-mingle",
-                f"--queues={WORK_QUEUE}",
+                f"--queues={self.settings.work_queue}",
                 f"--hostname=s1adopt-{os.getpid()}@%h",
             ]
         )

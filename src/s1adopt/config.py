@@ -46,6 +46,11 @@ class Settings(BaseSettings):
         "worker` processes (which share the database, so use PostgreSQL)",
         repr=False,
     )
+    work_queue: str = Field(
+        default="s1adopt.work",
+        pattern=r"^[A-Za-z0-9._-]{1,200}$",
+        description="the broker's queue of migration work (one per cluster)",
+    )
     task_chunk_size: int = Field(
         default=100, gt=0, le=10_000, description="installations per Celery task"
     )

@@ -17,7 +17,7 @@ from s1adopt.domain.devices import DeviceType
 from s1adopt.domain.errors import CredentialError
 from s1adopt.domain.operations import CATALOGUE, DeviceOperation
 from s1adopt.domain.secrets import Secret
-from s1adopt.emulators.world.core_api import CoreRefusal, Garble, Silence
+from s1adopt.emulators.world.core_api import CoreRefusal, Garble, SessionCounts, Silence
 from s1adopt.formats.device_auth import ErrorCode, open_new_credential, tag_valid
 
 _KINDS = {
@@ -58,6 +58,7 @@ class FakeHeadEnd:
         self.slow_delay = slow_delay
         self.devices: dict[str, FakeDevice] = {}
         self.in_progress = self.max_in_progress = 0
+        self.sessions = SessionCounts()
 
     def add(self, device_hex: str, device: FakeDevice) -> None:
         """Serve another device."""

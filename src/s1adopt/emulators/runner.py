@@ -100,12 +100,16 @@ async def serve_emulator(
     ready: Callable[[str], None] | None = None,
     *,
     no_answer_delay: float = DEFAULT_NO_ANSWER_DELAY,
+    settings: HeadEndSettings | None = None,
 ) -> None:
     """Serve ``fleet_dir``'s head ends and control API until cancelled.
 
-    ``ready`` receives the control URL once every server listens.
+    ``ready`` receives the control URL once every server listens; ``settings`` (default:
+    ``no_answer_delay`` and the models' own delays) times the head ends.
     """
-    async with running_emulator(fleet_dir, host, port, no_answer_delay=no_answer_delay) as emulator:
+    async with running_emulator(
+        fleet_dir, host, port, no_answer_delay=no_answer_delay, settings=settings
+    ) as emulator:
         if ready is not None:
             ready(emulator.control_url)
         await asyncio.Event().wait()

@@ -315,6 +315,40 @@ def fleet_generate(
     out.print(f"  expected outcomes: {out_dir / 'expected.json'}")
 
 
+@fleet_app.command("verify")
+def fleet_verify(
+    fleet_dir: Annotated[Path, typer.Argument(help="A generated fleet (with expected.json)")],
+    db: DbOption = None,
+) -> None:
+    """Compare every installation's outcome in the store with the fleet's expected.json;
+    exit 0 only when all are equal (a table of the differences otherwise)."""
+    expected_path = fleet_dir / "expected.json"
+    try:
+        expected: dict[str, str] = json.loads(expected_path.read_text())["installations"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        err.print(f"[red]error:[/red] {expected_path} is not a generated fleet's expected.json")
+        raise typer.Exit(2) from exc
+    application = Application(settings_for(db))
+    actual = guard(
+        lambda: {o.reference: o.outcome for o in application.queries.installation_outcomes(None)}
+    )
+    differences = [
+        (reference, want, actual.get(reference, "(not in the store)"))
+        for reference, want in sorted(expected.items())
+        if actual.get(reference) != want
+    ]
+    if not differences:
+        out.print(f"all {len(expected):,} outcomes equal {expected_path}")
+        return
+    table = Table(title=f"{len(differences):,} of {len(expected):,} outcomes differ")
+    for column in ("installation", "expected", "in the store"):
+        table.add_column(column)
+    for row in differences[:50]:
+        table.add_row(*row)
+    out.print(table)
+    raise typer.Exit(1)
+
+
 @keys_app.command("init")
 def keys_init() -> None:
     """Create the service's keys if absent: the vault key, the migration transport key pair,

@@ -23,15 +23,31 @@ def serve(
     fleet_dir: Annotated[Path, typer.Argument(help="Fleet directory from `fleet generate`")],
     host: Annotated[str, typer.Option(help="Loopback address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Control port (0: any free port)")] = 8700,
+    wan_delay: Annotated[
+        float | None,
+        typer.Option(help="Seconds every answer takes over the WAN (default: each model's)"),
+    ] = None,
+    session_limit: Annotated[
+        int | None, typer.Option(help="Sessions every head end carries (default: the fleet's)")
+    ] = None,
 ) -> None:
     """Serve the fleet's head ends; the control address tells where each one listens."""
     from s1adopt.emulators.runner import serve_emulator
+    from s1adopt.emulators.world.core import HeadEndSettings
+
+    if wan_delay is not None and not 0 <= wan_delay <= 600:
+        err.print(f"[red]error:[/red] --wan-delay {wan_delay} is not 0 to 600 seconds")
+        raise typer.Exit(2)
+    if session_limit is not None and not 1 <= session_limit <= 100_000:
+        err.print(f"[red]error:[/red] --session-limit {session_limit} is not 1 to 100000")
+        raise typer.Exit(2)
+    settings = HeadEndSettings(wan_delay=wan_delay, session_limit=session_limit)
 
     def ready(url: str) -> None:
         print(f"control: {url}", flush=True)
 
     try:
-        asyncio.run(serve_emulator(fleet_dir, host, port, ready))
+        asyncio.run(serve_emulator(fleet_dir, host, port, ready, settings=settings))
     except KeyboardInterrupt:
         pass
     except (ValueError, OSError) as exc:

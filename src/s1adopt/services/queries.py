@@ -85,7 +85,9 @@ class MigrationQueries(Protocol):
 
     def outcome_summary(self, batch_ids: Sequence[int]) -> OutcomeSummary: ...
 
-    def installation_outcomes(self, batch_id: int) -> Iterator[InstallationOutcome]: ...
+    def installation_outcomes(self, batch_id: int | None) -> Iterator[InstallationOutcome]:
+        """Every installation of a batch (None: of every batch), in reference order."""
+        ...
 
     def refused_records(self, batch_id: int) -> list[tuple[str, str, str]]:
         """(reference, reason, detail) of the batch's records not applied to their

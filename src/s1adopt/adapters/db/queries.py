@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator, Sequence
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, func, select, true
 
 from s1adopt.adapters.db import tables as t
 from s1adopt.adapters.db.repository import aware
@@ -64,8 +64,8 @@ class SqlMigrationQueries:
             {cohort: dict(sorted(c.items())) for cohort, c in sorted(by_cohort.items())},
         )
 
-    def installation_outcomes(self, batch_id: int) -> Iterator[InstallationOutcome]:
-        """Every installation of a batch in reference order, streamed."""
+    def installation_outcomes(self, batch_id: int | None) -> Iterator[InstallationOutcome]:
+        """Every installation of a batch (None: of every batch) in reference order, streamed."""
         inst = t.installation
         stmt = (
             select(
@@ -78,7 +78,7 @@ class SqlMigrationQueries:
                 inst.c.attempts,
                 inst.c.failure_detail,
             )
-            .where(inst.c.batch_id == batch_id)
+            .where(inst.c.batch_id == batch_id if batch_id is not None else true())
             .order_by(inst.c.reference)
         )
         with self._engine.connect() as conn:

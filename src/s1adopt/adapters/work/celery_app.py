@@ -1,10 +1,10 @@
 """The Celery application on RabbitMQ, and the chunk task its workers run.
 
 Rules:
-- one durable queue (``WORK_QUEUE``); messages are persistent and publishing waits for the
-  broker's confirmation; a worker takes one message per thread at a time and acknowledges it
-  only when the chunk is done (acks late), so a message whose worker dies or loses its
-  connection goes to another worker;
+- one durable queue (``WORK_QUEUE``, or the configured one); messages are persistent and
+  publishing waits for the broker's confirmation; a worker takes one message per thread at a
+  time and acknowledges it only when the chunk is done (acks late), so a message whose worker
+  dies or loses its connection goes to another worker;
 - a chunk task is idempotent: it works only on the items it can hold (``WorkClaims``), and a
   subject's steps move on only with its committed state, so running a chunk twice, or two
   copies at once, changes nothing;
@@ -40,18 +40,21 @@ CHUNK_TASK = "s1adopt.work.chunk"
 HandlerOpener = Callable[[str], AbstractAsyncContextManager[ChunkHandler]]
 
 
-def make_celery(broker_url: str) -> Celery:
+def make_celery(broker_url: str, queue: str = WORK_QUEUE) -> Celery:
     """The application: durable queue, persistent messages, late acknowledgement, no results."""
     app = Celery("s1adopt", broker=broker_url, set_as_current=False)
     app.conf.update(
-        task_default_queue=WORK_QUEUE,
+        task_default_queue=queue,
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         task_ignore_result=True,
         task_serializer="json",
         accept_content=["json"],
         worker_prefetch_multiplier=1,
-        worker_hijack_root_logger=False,
+        # after a reconnection Celery would restore the prefetch count from a task thread's
+        # acknowledgement, on the connection the consumer thread reads: with the thread pool
+        # the two deadlock (seen after a broker restart); the prefetch count stays as it is
+        worker_enable_prefetch_count_reduction=False,
         broker_connection_retry_on_startup=True,
         broker_connection_max_retries=None,
         broker_transport_options={"confirm_publish": True},
@@ -117,6 +120,7 @@ class ChunkRunner:
         handler = await self._handler(headend)
         holder = f"{self._name}/{secrets.token_hex(4)}"
         held = await asyncio.to_thread(self._claims.claim, queue, ids, holder)
+        log.info("chunk of %d (%s): %d held by %s", len(ids), queue, len(held), holder)
         if not held:
             return 0
         work = asyncio.ensure_future(handler(held))

@@ -23,7 +23,7 @@ from typing import Any
 
 from celery import Celery
 
-from s1adopt.adapters.work.celery_app import CHUNK_TASK, WORK_QUEUE
+from s1adopt.adapters.work.celery_app import CHUNK_TASK
 from s1adopt.adapters.work.claims import WorkClaims
 from s1adopt.services.ports import ChunkHandler, Progress
 
@@ -44,6 +44,7 @@ class CeleryEngine:
         hint_every: float = 15.0,
     ) -> None:
         self._app, self._claims, self._headend = app, claims, headend_url
+        self._queue = str(app.conf.task_default_queue)
         self._chunk, self._poll, self._grace, self._hint_every = chunk_size, poll, grace, hint_every
         self.published = 0
 
@@ -67,13 +68,13 @@ class CeleryEngine:
                     if now - published_at.get(subject, -1e9) > self._grace
                 ]
                 if stale:
-                    await asyncio.to_thread(self._publish, queue, stale)
-                    published_at.update((subject, now) for subject, _ in stale)
+                    sent = await asyncio.to_thread(self._publish, queue, stale)
+                    published_at.update((subject, now) for subject in sent)
             if backlog is not None and backlog[1] == 0 and now - last_hint > self._hint_every:
                 log.warning(
                     "no worker takes work from %s: start one with `s1adopt worker` "
                     "(same S1ADOPT_DATABASE_URL and S1ADOPT_BROKER_URL)",
-                    WORK_QUEUE,
+                    self._queue,
                 )
                 last_hint = now
             await asyncio.sleep(self._poll)
@@ -82,22 +83,34 @@ class CeleryEngine:
                 progress.advance(remaining - now_remaining)
             remaining = now_remaining
 
-    def _publish(self, queue: str, subjects: list[tuple[int, str]]) -> None:
+    def _publish(self, queue: str, subjects: list[tuple[int, str]]) -> list[int]:
+        """Publish the subjects in chunks; those published (a broker going away mid-way
+        leaves the rest for the next turn)."""
+        sent: list[int] = []
         for group, ids in _interleaved(subjects, self._chunk):
-            self._app.send_task(
-                CHUNK_TASK, args=[queue, ids, self._headend, group], queue=WORK_QUEUE, retry=True
-            )
+            try:
+                self._app.send_task(
+                    CHUNK_TASK,
+                    args=[queue, ids, self._headend, group],
+                    queue=self._queue,
+                    retry=True,
+                )
+            except Exception as exc:
+                log.warning("work could not be published (%s); trying again shortly", exc)
+                break
+            sent.extend(ids)
             self.published += 1
+        return sent
 
     def _broker_backlog(self) -> tuple[int, int] | None:
         """(messages waiting, consumers) of the work queue; None while the broker is away."""
         try:
             with self._app.connection_for_read() as connection:
-                queue = self._app.amqp.queues[WORK_QUEUE].bind(connection.default_channel)
+                queue = self._app.amqp.queues[self._queue].bind(connection.default_channel)
                 declared: Any = queue.queue_declare()  # (name, messages, consumers)
                 return int(declared[1]), int(declared[2])
         except Exception as exc:  # the broker restarting: wait, the workers reconnect
-            log.warning("the broker cannot be asked about %s: %s", WORK_QUEUE, exc)
+            log.warning("the broker cannot be asked about %s: %s", self._queue, exc)
             return None
 
 

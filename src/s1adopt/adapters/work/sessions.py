@@ -223,7 +223,8 @@ class SharedSessions:
         if slot is None:
             waiter: asyncio.Future[int] = asyncio.get_running_loop().create_future()
             self._waiters.append(waiter)
-            nudge.set()
+            if len(self._held) < max(1, self._share) or self._expiring():
+                nudge.set()  # a renewal may win more slots; else a release hands one over
             try:
                 slot = await waiter
             except asyncio.CancelledError:
@@ -235,8 +236,12 @@ class SharedSessions:
         self._in_use.add(slot)
         return slot
 
+    def _expiring(self) -> bool:
+        """Whether the leases are too close to running out to start a session on them."""
+        return (self._until - datetime.now(UTC)).total_seconds() <= self._guard
+
     def _usable_slot(self) -> int | None:
-        if (self._until - datetime.now(UTC)).total_seconds() <= self._guard:
+        if self._expiring():
             return None
         while self._free:
             slot = self._free.pop()

@@ -50,12 +50,15 @@ _OPERATIONS = {op.value: op for op in DeviceOperation}
 
 @dataclass(frozen=True, slots=True)
 class HeadEndSettings:
-    """Timing of an emulated head end: its WAN timeout, a slow device's delay, and whether
-    the models' own answer delays apply."""
+    """Timing of an emulated head end: its WAN timeout, a slow device's delay, whether the
+    models' own answer delays apply, a WAN delay every answer takes instead of them (a
+    realistic SMETS1 WAN takes seconds), and a session limit instead of the fleet's."""
 
     no_answer_delay: float = DEFAULT_NO_ANSWER_DELAY
     slow_delay: float = DEFAULT_SLOW_DELAY
     model_delays: bool = True
+    wan_delay: float | None = None
+    session_limit: int | None = None
 
 
 class EmulatedHeadEnd:
@@ -111,8 +114,10 @@ class EmulatedHeadEnd:
                 ErrorCode.NOT_SUPPORTED, f"{model.manufacturer} {model.model} does not do {op}"
             )
         values = checked_params(spec, params)
-        delay = model.behaviour.answer_delay
-        if delay and self.settings.model_delays:
+        delay = self.settings.wan_delay
+        if delay is None:
+            delay = model.behaviour.answer_delay if self.settings.model_delays else 0.0
+        if delay:
             await asyncio.sleep(delay)
         return HANDLERS[op](Call(self, key, device, self.device_time(device), values))
 

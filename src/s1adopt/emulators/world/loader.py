@@ -124,7 +124,7 @@ def _headend(
         smso=smso.eui,
         cohort=smso.cohort,
         protocol=smso.protocol,
-        session_limit=smso.session_limit,
+        session_limit=(settings and settings.session_limit) or smso.session_limit,
         devices=devices,
         journal=Journal(journal_path(world.fleet_dir, smso.name)),
         alerts=world.alerts,
