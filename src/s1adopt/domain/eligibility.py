@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from s1adopt.domain.devices import DeviceType
 
+_TYPE2 = frozenset(kind for kind in DeviceType if kind.is_type2)
+
 
 @dataclass(frozen=True, slots=True)
 class Product:
@@ -31,28 +33,30 @@ class EligibleProducts:
             Product(p.device_type, p.manufacturer, p.model, None) if p.device_type.is_type2 else p
             for p in products
         )
+        # Keyed by the member itself: a StrEnum member hashes and compares as its value, and
+        # lookups here run for every device of every migration file.
         self._keys = frozenset(
-            (p.device_type.value, p.manufacturer, p.model, p.firmware_version)
-            for p in self._products
+            (p.device_type, p.manufacturer, p.model, p.firmware_version) for p in self._products
         )
+        versions: dict[tuple[DeviceType, str, str], list[str | None]] = {}
+        for p in self._products:
+            versions.setdefault((p.device_type, p.manufacturer, p.model), []).append(
+                p.firmware_version
+            )
+        self._targets = {model: max(listed, key=_version_key) for model, listed in versions.items()}
 
     def is_eligible(
         self, device_type: DeviceType, manufacturer: str, model: str, firmware: str | None
     ) -> bool:
         """Whether the product is on the list (the firmware of Type 2 devices is ignored)."""
-        if device_type.is_type2:
+        if device_type in _TYPE2:
             firmware = None
-        return (device_type.value, manufacturer, model, firmware) in self._keys
+        return (device_type, manufacturer, model, firmware) in self._keys
 
     def upgrade_target(self, device_type: DeviceType, manufacturer: str, model: str) -> str | None:
         """The firmware version a device of this model must run to be eligible (the last one
         listed for it), or None when the model is not on the list at all."""
-        versions = [
-            p.firmware_version
-            for p in self._products
-            if (p.device_type, p.manufacturer, p.model) == (device_type, manufacturer, model)
-        ]
-        return max(versions, key=_version_key) if versions else None
+        return self._targets.get((device_type, manufacturer, model))
 
     def __contains__(self, product: object) -> bool:
         if not isinstance(product, Product):

@@ -22,7 +22,7 @@ Rules, checked in this order, the first that fails giving the reason code:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from s1adopt.domain.devices import DeviceType
 from s1adopt.domain.eligibility import EligibleProducts
@@ -33,6 +33,8 @@ from s1adopt.domain.records import DeviceRecord, InstallationRecord
 
 _UPGRADABLE_TYPES = frozenset({"Dormant", "Mixed"})
 _TYPES: dict[str, DeviceType] = {kind.value: kind for kind in DeviceType}
+_TYPE2 = frozenset(kind for kind in DeviceType if kind.is_type2)
+_CHF, _ESME, _GPF, _GSME = DeviceType.CHF, DeviceType.ESME, DeviceType.GPF, DeviceType.GSME
 _ASSOCIATION_TARGET: dict[DeviceType, DeviceType] = {
     DeviceType.ESME: DeviceType.CHF,
     DeviceType.GPF: DeviceType.CHF,
@@ -41,6 +43,8 @@ _ASSOCIATION_TARGET: dict[DeviceType, DeviceType] = {
     DeviceType.PPMID: DeviceType.CHF,
     DeviceType.HCALCS: DeviceType.ESME,
 }
+# A device that passed the consistency rule: its ID, type, record and association.
+_Typed = tuple[Eui64, DeviceType, DeviceRecord, Eui64 | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,39 +100,38 @@ def validate_installation(
     except InvalidIdentity as exc:
         return _fail(FailureReason.INVALID_MPRN, str(exc))
 
-    devices, problem = _check_consistency(record, ids, mpan, mprn)
+    typed, problem = _check_consistency(record, ids, mpan, mprn)
     if problem:
         return _fail(FailureReason.INCONSISTENT_INSTALLATION, problem)
     may_upgrade = record.installation_type in _UPGRADABLE_TYPES
-    for index, dev in enumerate(devices):
-        rec = dev.record
+    upgrades: list[str | None] = []
+    for device_id, kind, rec, _ in typed:
         target = (
-            eligible.upgrade_target(dev.device_type, rec.manufacturer, rec.model)
-            if may_upgrade and not dev.device_type.is_type2
+            eligible.upgrade_target(kind, rec.manufacturer, rec.model)
+            if may_upgrade and kind not in _TYPE2
             else None
         )
         if target is not None and target != rec.firmware_version:
-            devices[index] = replace(dev, upgrade_to=target)
+            upgrades.append(target)
             continue
-        if not eligible.is_eligible(
-            dev.device_type, rec.manufacturer, rec.model, rec.firmware_version
-        ):
+        upgrades.append(None)
+        if not eligible.is_eligible(kind, rec.manufacturer, rec.model, rec.firmware_version):
             return _fail(
                 FailureReason.PRODUCT_NOT_ELIGIBLE,
-                f"{dev.device_type} {dev.device_id}: {rec.manufacturer} {rec.model} "
+                f"{kind} {device_id}: {rec.manufacturer} {rec.model} "
                 f"firmware {rec.firmware_version} is not an eligible product",
             )
-    for dev in devices:
-        if not dev.device_type.is_type2 and dev.record.credential is None:
+    for device_id, kind, rec, _ in typed:
+        if rec.credential is None and kind not in _TYPE2:
             return _fail(
                 FailureReason.MISSING_CREDENTIALS,
-                f"{dev.device_type} {dev.device_id} has no SMSO credential",
+                f"{kind} {device_id} has no SMSO credential",
             )
-    for dev in devices:
-        if claimed_elsewhere(dev.device_id):
+    for device_id, kind, _, _ in typed:
+        if claimed_elsewhere(device_id):
             return _fail(
                 FailureReason.DUPLICATE_DEVICE,
-                f"{dev.device_type} {dev.device_id} already belongs to another installation",
+                f"{kind} {device_id} already belongs to another installation",
             )
     for point in (mpan.core if mpan else None, mprn.value if mprn else None):
         if point is not None and claimed_elsewhere(point):
@@ -136,46 +139,56 @@ def validate_installation(
                 FailureReason.DUPLICATE_METER_POINT,
                 f"meter point {point} already belongs to another installation",
             )
-    return ValidationResult(None, "", mpan, mprn, tuple(devices))
+    devices = tuple(
+        ValidDevice(device_id, kind, rec, assoc, upgrade)
+        for (device_id, kind, rec, assoc), upgrade in zip(typed, upgrades, strict=True)
+    )
+    return ValidationResult(None, "", mpan, mprn, devices)
 
 
 def _check_consistency(
     record: InstallationRecord, ids: list[Eui64], mpan: Mpan | None, mprn: Mprn | None
-) -> tuple[list[ValidDevice], str]:
-    by_id: dict[Eui64, DeviceType] = {}
-    typed: list[tuple[Eui64, DeviceType, DeviceRecord]] = []
+) -> tuple[list[_Typed], str]:
+    # Keyed by the canonical text: an Eui64's own hash and equality are Python-level calls.
+    by_id: dict[str, tuple[DeviceType, Eui64]] = {}
+    kinds: list[DeviceType] = []
     for device_id, rec in zip(ids, record.devices, strict=True):
         kind = _TYPES.get(rec.device_type)
         if kind is None:
             return [], f"device {device_id} has unknown type {rec.device_type!r}"
-        if device_id in by_id:
+        if device_id.value in by_id:
             return [], f"device {device_id} is listed twice"
-        by_id[device_id] = kind
-        typed.append((device_id, kind, rec))
-    kinds = [k for _, k, _ in typed]
-    if kinds.count(DeviceType.CHF) != 1:
-        return [], f"an installation needs exactly one CHF, found {kinds.count(DeviceType.CHF)}"
-    has_esme, has_gsme = DeviceType.ESME in kinds, DeviceType.GSME in kinds
+        by_id[device_id.value] = (kind, device_id)
+        kinds.append(kind)
+    if kinds.count(_CHF) != 1:
+        return [], f"an installation needs exactly one CHF, found {kinds.count(_CHF)}"
+    has_esme, has_gsme = _ESME in kinds, _GSME in kinds
     if not (has_esme or has_gsme):
         return [], "an installation needs at least one meter (ESME or GSME)"
     if has_esme != (mpan is not None):
         return [], "an ESME needs an MPAN and an MPAN needs an ESME"
     if has_gsme != (mprn is not None):
         return [], "a GSME needs an MPRN and an MPRN needs a GSME"
-    if has_gsme and DeviceType.GPF not in kinds:
+    if has_gsme and _GPF not in kinds:
         return [], "a GSME needs a GPF"
-    devices: list[ValidDevice] = []
-    for device_id, kind, rec in typed:
+    typed: list[_Typed] = []
+    for device_id, kind, rec in zip(ids, kinds, record.devices, strict=True):
         target = _ASSOCIATION_TARGET.get(kind)
         assoc: Eui64 | None = None
         if target is not None:
-            if rec.associated_with is None:
+            named = rec.associated_with
+            if named is None:
                 return [], f"{kind} {device_id} must name the {target} it is associated with"
-            try:
-                assoc = Eui64.parse(rec.associated_with)
-            except InvalidIdentity as exc:
-                return [], f"{kind} {device_id}: association: {exc}"
-            if by_id.get(assoc) is not target:
+            found = by_id.get(named)  # the usual spelling: a device's canonical ID
+            if found is None:
+                try:
+                    assoc = Eui64.parse(named)
+                except InvalidIdentity as exc:
+                    return [], f"{kind} {device_id}: association: {exc}"
+                found = by_id.get(assoc.value)
+            else:
+                assoc = found[1]
+            if found is None or found[0] is not target:
                 return [], f"{kind} {device_id} is associated with {assoc}, not a {target} here"
-        devices.append(ValidDevice(device_id, kind, rec, assoc))
-    return devices, ""
+        typed.append((device_id, kind, rec, assoc))
+    return typed, ""
