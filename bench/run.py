@@ -15,6 +15,7 @@ from bench import (
     migration,
     planner,
     roundtrips,
+    scaleout,
     validation,
 )
 
@@ -24,6 +25,8 @@ if __name__ == "__main__":
     validation.main(out, 100_000, 3)
     print("\n== migration end to end (5,000 installations, three cohorts)")
     migration.main(out, 5_000, None)
+    print("\n== scale-out: embedded, PostgreSQL and 1-3 Celery workers; WAN-like delays")
+    scaleout.main(out, 3_000, [1, 2, 3], 1.0, [32, 128, 512])
     print("\n== head-end round trips per protocol")
     roundtrips.main(out, 3_000, 20_000, 256)
     print("\n== emulator memory (1,000,000 devices)")

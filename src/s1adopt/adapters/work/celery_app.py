@@ -28,6 +28,7 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 
 from celery import Celery, Task
+from celery.signals import worker_shutdown
 
 from s1adopt.adapters.work.claims import WorkClaims
 from s1adopt.services.ports import ChunkHandler
@@ -84,6 +85,7 @@ class ChunkRunner:
         self._stack = AsyncExitStack()
         self._running: Counter[str] = Counter()
         self._admission = threading.Lock()
+        _RUNNERS.append(self)
 
     def admit(self, group: str) -> bool:
         """Whether a chunk of ``group`` may start now; if so, it counts until ``done``."""
@@ -150,6 +152,19 @@ class ChunkRunner:
                 log.exception("the hold on a chunk could not be renewed")
                 if time.monotonic() > deadline - every:
                     raise RuntimeError("the hold on a chunk ran out; the chunk stops") from None
+
+
+_RUNNERS: list[ChunkRunner] = []  # made in this process, closed when its worker stops
+
+
+@worker_shutdown.connect
+def _close_runners(**_: object) -> None:
+    """A worker stopping gives its head-end sessions back at once (not when leases run out)."""
+    while _RUNNERS:
+        try:
+            _RUNNERS.pop().close()
+        except Exception:
+            log.exception("a chunk runner did not close cleanly")
 
 
 def register_chunk_task(app: Celery, runner: Callable[[], ChunkRunner]) -> None:
