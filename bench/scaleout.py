@@ -89,21 +89,6 @@ def _pg_counters(url: str) -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
-def _emulator(fleet: Path, log: Path, *extra: str) -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "s1adopt", "emulator", "serve", str(fleet), "--port", "0", *extra],
-        stdout=subprocess.PIPE,
-        stderr=open(log, "w"),  # noqa: SIM115 - owned by the child
-        text=True,
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    if not line.startswith("control: "):
-        process.kill()
-        raise RuntimeError(f"the emulator did not start; see {log}")
-    return process, line.split(" ", 1)[1].strip()
-
-
 def _peaks(control: str) -> str:
     with urllib.request.urlopen(f"{control}/stats?devices=none") as response:
         stats = json.loads(response.read())
@@ -139,7 +124,9 @@ def _one(
         [sys.executable, "-m", "s1adopt", "report", "days"], env=env, capture_output=True
     )
     before = _pg_counters(database) if database.startswith("postgresql") else None
-    emulator, control = _emulator(run_dir / "fleet", run_dir / "emulator.log", *emulator_args)
+    from s1adopt.entrypoints.demo import start_emulator
+
+    emulator, control = start_emulator(run_dir / "fleet", run_dir / "emulator.log", *emulator_args)
     pool = [
         subprocess.Popen(
             [sys.executable, "-m", "s1adopt", "worker"],

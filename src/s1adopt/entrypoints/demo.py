@@ -33,10 +33,21 @@ def fresh_workdir(workdir: Path) -> None:
     (workdir / MARKER).write_text("created by s1adopt demo; removed by the next demo run\n")
 
 
-def start_emulator(fleet_dir: Path, log: Path) -> tuple[subprocess.Popen[str], str]:
-    """``s1adopt emulator serve`` in a child process on a free port: it and its control URL."""
+def start_emulator(fleet_dir: Path, log: Path, *options: str) -> tuple[subprocess.Popen[str], str]:
+    """``s1adopt emulator serve`` (with ``options``) in a child process on a free port: it and
+    its control URL."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "s1adopt", "emulator", "serve", str(fleet_dir), "--port", "0"],
+        [
+            sys.executable,
+            "-m",
+            "s1adopt",
+            "emulator",
+            "serve",
+            str(fleet_dir),
+            "--port",
+            "0",
+            *options,
+        ],
         stdout=subprocess.PIPE,
         stderr=open(log, "w"),  # noqa: SIM115 - owned by the child
         text=True,
