@@ -1,7 +1,8 @@
 """Future-dated requests and a DCC schedule across SIGKILLs of ``gateway serve`` (which runs
 the device service in its process): each is answered once (one response is recorded; a read
 the device was being asked at a kill is asked again after the restart, since reads are
-repeatable, and the emulator's counters must match the recorded claims) and its response
+repeatable; the emulator's counters never exceed the recorded claims, and fall short of them
+by at most one claim per kill, recorded but not yet sent when it came) and its response
 reaches the user (at least once: a document POSTed in the instant before a kill, whose
 delivery was not yet recorded, is delivered again).
 
@@ -309,9 +310,11 @@ def test_future_dated_requests_and_a_schedule_run_once_across_sigkills(
     for device, _, _ in meters:
         claims = attempts[Eui64.parse(device).value]
         assert claims >= 1 + (device == scheduled), device
-        # the device was asked exactly as often as the service claimed its commands: nothing
-        # was sent outside a recorded claim
-        assert _device_requests(emulator, tmp_path, device) - before[device] == claims, device
+        # nothing was sent outside a recorded claim; a claim recorded in the instant before a
+        # kill, not yet sent, is claimed (and sent) again after the restart: at most one
+        # unsent claim per kill
+        asked = _device_requests(emulator, tmp_path, device) - before[device]
+        assert 1 + (device == scheduled) <= asked <= claims <= asked + 2, (device, asked, claims)
 
 
 def _run_of(answers: list[tuple[str, int]]) -> str:
