@@ -262,6 +262,10 @@ class WorkQueue(Protocol):
         """Set each (subject, step): add the item or move it to that step."""
         ...
 
+    def move(self, queue: str, items: Sequence[tuple[int, str]], at: datetime) -> None:
+        """``put`` for subjects that are expected to have an item already (cheaper then)."""
+        ...
+
     def finish(self, queue: str, subject_ids: Sequence[int]) -> None:
         """Remove the subjects' items: no more work."""
         ...

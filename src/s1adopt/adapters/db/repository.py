@@ -157,22 +157,7 @@ class SqlMigrationRepository:
         new = [i for i in items if i.existing_id is None]
         ids: list[int] = []
         if new:
-            try:
-                ids = list(
-                    self._c.execute(
-                        insert(t.installation).returning(
-                            t.installation.c.id, sort_by_parameter_order=True
-                        ),
-                        [_installation_row(i, at) for i in new],
-                    )
-                    .scalars()
-                    .all()
-                )
-            except IntegrityError as exc:
-                raise MigrationFileRejected(
-                    "an installation reference appears twice in the file; references must be "
-                    "unique per SMSO"
-                ) from exc
+            ids = self._insert_installations(new, at)
         corrected = [i for i in items if i.existing_id is not None]
         if corrected:
             self._c.execute(
@@ -247,6 +232,31 @@ class SqlMigrationRepository:
             )
         self._insert(t.device_credential, creds)
         self._insert(t.meter_point, points)
+
+    def _insert_installations(self, new: Sequence[NewInstallation], at: datetime) -> list[int]:
+        """Insert new installations in one executemany; their ids, in the items' order.
+
+        The ids are read back by (smso, reference), which is unique: a RETURNING with the
+        parameters' order would make SQLite insert the rows one statement at a time."""
+        inst = t.installation
+        try:
+            self._c.execute(insert(inst), [_installation_row(i, at) for i in new])
+        except IntegrityError as exc:
+            raise MigrationFileRejected(
+                "an installation reference appears twice in the file; references must be "
+                "unique per SMSO"
+            ) from exc
+        by_key: dict[tuple[str, str], int] = {}
+        for smso in {i.smso.value for i in new}:
+            refs = [i.installation.reference for i in new if i.smso.value == smso]
+            for part in _chunked(refs):
+                rows = self._c.execute(
+                    select(inst.c.reference, inst.c.id).where(
+                        inst.c.smso == smso, inst.c.reference.in_(part)
+                    )
+                )
+                by_key.update(((smso, reference), inst_id) for reference, inst_id in rows)
+        return [by_key[(i.smso.value, i.installation.reference)] for i in new]
 
     def _reclaimed_devices(self, device_ids: list[str]) -> set[str]:
         """Devices of a record that already have a row (withdrawn, or of the same

@@ -55,6 +55,21 @@ class StoreWorkQueue:
         if added:
             self._c.execute(insert(wi), added)
 
+    def move(self, queue: str, items: Sequence[tuple[int, str]], at: datetime) -> None:
+        """``put`` that first updates in one statement; only when fewer items than given were
+        there (or the driver cannot say) does it look which ones to add."""
+        if not items:
+            return
+        wi = t.work_item
+        result = self._c.execute(
+            update(wi)
+            .where(wi.c.queue == queue, wi.c.subject_id == bindparam("b_id"))
+            .values(step=bindparam("b_step")),
+            [{"b_id": s, "b_step": step} for s, step in items],
+        )
+        if not self._c.dialect.supports_sane_multi_rowcount or result.rowcount != len(items):
+            self.put(queue, items, at)
+
     def finish(self, queue: str, subject_ids: Sequence[int]) -> None:
         """Remove the subjects' items."""
         wi = t.work_item

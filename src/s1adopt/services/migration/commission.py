@@ -8,7 +8,8 @@ Rules:
   it answers, the replacement already happened and is not repeated, so each device's
   credential is replaced at most once;
 - when every in-scope device holds DCC's credential: SMSO credentials are discarded, the
-  devices become Commissioned in the SMI, the installation COMMISSIONED; next: ``enrol``.
+  devices become Commissioned in the SMI, the installation COMMISSIONED, and its meter points
+  are enrolled in the same commit (``enrol.enrol``): its work is done.
   A failure keeps the stored DCC credentials (a retry probes them) and ends the attempt.
 """
 
@@ -22,6 +23,7 @@ from s1adopt.domain.errors import DeviceAuthenticationFailed, HeadEndError
 from s1adopt.domain.failures import FailureReason
 from s1adopt.domain.installation import MigrationState
 from s1adopt.domain.meter_points import in_scope_of_migration
+from s1adopt.services.migration.enrol import enrol
 from s1adopt.services.migration.steps import (
     Failure,
     Step,
@@ -134,4 +136,4 @@ class CommissionStep:
             device.change_status(SmiStatus.COMMISSIONED, now, "adopted by migration")
         unit.installation.complete_commissioning(now)
         unit.ended = AttemptEnd(unit.installation.attempts, AttemptOutcome.COMMISSIONED, None)
-        unit.next_step, unit.changed = Step.ENROL, True
+        enrol(unit)

@@ -3,6 +3,9 @@
 Rules:
 - a handler saves its units together with their next work item in one unit of work, so a
   crash at any point resumes from the last commit;
+- a handler whose device work is harmless to repeat (reads only) may defer its save: its
+  units' transitions then commit, with their next work item, in the chunk's next save (at the
+  latest when the chunk's work ends), so a crash before it only repeats the reads;
 - an attempt that fails is decided by the retry rules (``Installation.fail``), recorded as an
   attempt end for the reports, and its work item finished.
 """
@@ -68,6 +71,11 @@ class StepContext:
     vault: CredentialVault
     clock: Clock
     rules: RetryRules = field(default_factory=RetryRules)
+    deferred: list[MigrationUnit] = field(default_factory=list)  # this chunk's unsaved units
+
+    def for_chunk(self) -> StepContext:
+        """The same collaborators with a chunk's own deferred saves."""
+        return StepContext(self.uow_factory, self.headends, self.vault, self.clock, self.rules)
 
     def headend(self, unit: MigrationUnit) -> HeadEnd:
         """The head end of the unit's SMSO (a failure when none is known)."""
@@ -88,15 +96,28 @@ class StepContext:
         except CredentialError as exc:
             raise Failure(FailureReason.COMMISSIONING_FAILED, str(exc)) from exc
 
+    def defer(self, units: Sequence[MigrationUnit]) -> None:
+        """Keep the units' changes for the chunk's next ``save`` (see the module rules)."""
+        self.deferred.extend(units)
+
     def save(self, units: Sequence[MigrationUnit]) -> None:
-        """Persist the units with their next work item (or none) in one unit of work."""
+        """Persist the units, and those deferred, with their next work item (or none) in one
+        unit of work."""
+        if self.deferred:
+            seen = {id(u) for u in units}
+            units = [*units, *(u for u in self.deferred if id(u) not in seen)]
+            self.deferred = []
         if not units:
             return
         now = self.clock.now()
         with self.uow_factory() as uow:
             uow.migration.save_units(units, now)
-            moving = [(u.installation_id, u.next_step) for u in units if u.next_step]
-            uow.work.put(QUEUE, moving, now)
+            moved = [
+                (u.installation_id, u.next_step)
+                for u in units
+                if u.next_step is not None and u.next_step != u.step
+            ]
+            uow.work.move(QUEUE, moved, now)
             uow.work.finish(QUEUE, [u.installation_id for u in units if u.next_step is None])
             uow.commit()
         for unit in units:

@@ -5,7 +5,9 @@ for a device whose replacement an earlier attempt may have done, the SMSO's and 
 stored one); it must answer, and its type, manufacturer, model and firmware must match the
 data. GT01: when the only failures are HAN failures of gas-side devices of an installation
 with an electricity meter, the gas side is left out and the electricity side goes on.
-Passing moves the installation to TESTED with ``commission`` as its next work.
+Passing moves the installation to TESTED with ``commission`` as its next work. Testing only
+reads devices, so its save is deferred (``steps`` rules): it commits with the commissioning's
+first one.
 """
 
 from __future__ import annotations
@@ -46,9 +48,11 @@ class TestStep:
 
     async def handle(self, units: Sequence[MigrationUnit]) -> None:
         """Test the units' devices; each unit passes (next: commission) or fails."""
-        to_test = [u for u in units if u.installation.state is MigrationState.MIGRATING]
+        to_test: list[MigrationUnit] = []
         for unit in units:
-            if unit not in to_test:
+            if unit.installation.state is MigrationState.MIGRATING:
+                to_test.append(unit)
+            else:
                 unit.next_step, unit.changed = None, True  # stale work: nothing to do
         results = await asyncio.gather(*(capture(self._test, u) for u in to_test))
         now = self._ctx.clock.now()
@@ -58,7 +62,7 @@ class TestStep:
                 unit.next_step, unit.changed = Step.COMMISSION, True
             else:
                 self._ctx.fail(unit, failure)
-        self._ctx.save(units)
+        self._ctx.defer(units)
 
     async def _test(self, unit: MigrationUnit) -> None:
         headend = self._ctx.headend(unit)

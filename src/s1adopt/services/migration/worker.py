@@ -1,9 +1,11 @@
 """The migration worker: loads a chunk of installations and takes each through its steps.
 
 Rules: the steps run in order (upgrade, test, commission, enrol), each handler committing its
-transitions with the next work item; a unit flows through the following steps in memory
-without being read again. A handler must move every unit it is given (a new step, or no more
-work); a unit it leaves where it was is a bug, reported as an error rather than looped on.
+transitions with the next work item (a deferred save commits with the chunk's next one, and
+whatever is still deferred when the chunk's work ends commits then); a unit flows through the
+following steps in memory without being read again. A handler must move every unit it is
+given (a new step, or no more work); a unit it leaves where it was is a bug, reported as an
+error rather than looped on.
 """
 
 from __future__ import annotations
@@ -32,20 +34,21 @@ class MigrationWorker:
 
     def __init__(self, ctx: StepContext) -> None:
         self._ctx = ctx
-        self._handlers: list[StepHandler] = [
+
+    async def __call__(self, installation_ids: Sequence[int]) -> int:
+        """Work on the installations until none has work left; how many finished."""
+        ctx = self._ctx.for_chunk()  # chunks in flight at once defer their saves apart
+        handlers: list[StepHandler] = [
             UpgradeStep(ctx),
             TestStep(ctx),
             CommissionStep(ctx),
             EnrolStep(ctx),
         ]
-
-    async def __call__(self, installation_ids: Sequence[int]) -> int:
-        """Work on the installations until none has work left; how many finished."""
-        with self._ctx.uow_factory() as uow:
+        with ctx.uow_factory() as uow:
             units = uow.migration.load_units(installation_ids, QUEUE)
         pending = [u for u in units if u.next_step is not None]
         while pending:
-            for handler in self._handlers:
+            for handler in handlers:
                 group = [u for u in pending if u.next_step == handler.step]
                 if group:
                     before = {u.installation_id: _position(u) for u in group}
@@ -57,6 +60,7 @@ class MigrationWorker:
                             f"{stuck[0].installation.reference} where it was"
                         )
             pending = [u for u in pending if u.next_step is not None]
+        ctx.save([])  # what is still deferred
         return len(units)
 
 
