@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import date
 from pathlib import Path
@@ -16,6 +15,7 @@ from rich.table import Table
 from s1adopt.bootstrap import Application
 from s1adopt.config import Settings
 from s1adopt.entrypoints import demo as demo_module
+from s1adopt.entrypoints import event_loop
 from s1adopt.entrypoints.cluster_cli import register as register_cluster
 from s1adopt.entrypoints.duis_cli import register as register_duis
 from s1adopt.entrypoints.emulator_cli import emulator_app
@@ -134,7 +134,7 @@ def work_drain(
             engine = application.work_engine(partition=(partition, of))
             await engine.drain(queue, application.migration_worker(directory))
 
-    guard(lambda: asyncio.run(work()))
+    guard(lambda: event_loop.run(work()))
 
 
 @inventory_app.command("show")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import urllib.error
 import urllib.request
@@ -12,6 +11,8 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
+
+from s1adopt.entrypoints import event_loop
 
 emulator_app = typer.Typer(help="Emulated SMSO head ends.", no_args_is_help=True)
 err = Console(stderr=True)
@@ -47,7 +48,7 @@ def serve(
         print(f"control: {url}", flush=True)
 
     try:
-        asyncio.run(serve_emulator(fleet_dir, host, port, ready, settings=settings))
+        event_loop.run(serve_emulator(fleet_dir, host, port, ready, settings=settings))
     except KeyboardInterrupt:
         pass
     except (ValueError, OSError) as exc:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
 from s1adopt.bootstrap import Application
+from s1adopt.entrypoints import event_loop
 from s1adopt.entrypoints.progress import RichProgress
 from s1adopt.services.migrate import MigrationRun
 from s1adopt.services.queries import OutcomeSummary
@@ -56,4 +56,4 @@ def run_migration(
                 migrator = application.migrator(directory, headend, progress)
                 return await migrator.migrate(files, progress)
 
-        return asyncio.run(work())
+        return event_loop.run(work())

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
@@ -22,6 +21,7 @@ from s1adopt.domain.errors import (
 from s1adopt.domain.identities import Eui64
 from s1adopt.domain.installation import OPERATOR
 from s1adopt.domain.programme import COUNT_FIELDS, PartyDayCounts
+from s1adopt.entrypoints import event_loop
 from s1adopt.entrypoints.errors import guard
 from s1adopt.entrypoints.options import DbOption, settings_for
 from s1adopt.entrypoints.progress import RichProgress
@@ -155,7 +155,7 @@ def programme_run(
 
                 return await programme.run(days, first, None, each)
 
-    done = guard(lambda: asyncio.run(work()))
+    done = guard(lambda: event_loop.run(work()))
     if as_json:
         print(
             json.dumps(
