@@ -170,6 +170,8 @@ class MigrationUnit:
     ended: AttemptEnd | None = None  # the attempt that ended now, for the reports
     changed: bool = False  # something to persist
     observed: dict[Eui64, ReportedDevice] = field(default_factory=dict)  # read in this run
+    opened: dict[tuple[Eui64, str], tuple[bytes, Secret]] = field(default_factory=dict)
+    # credentials opened from the vault while loaded, with the sealed blob each came from
     stored: dict[object, tuple[object, ...]] = field(default_factory=dict)  # the repository's
     # note of what the store holds, so that saving writes only what changed
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import (
     Connection,
+    Delete,
     and_,
     bindparam,
     delete,
@@ -16,7 +17,6 @@ from sqlalchemy import (
     insert,
     or_,
     select,
-    tuple_,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -537,11 +537,10 @@ class SqlMigrationRepository:
             self._c.execute(
                 update(t.device).where(t.device.c.device_id == bindparam("b_id")), dev_rows
             )
-        for part in _chunked(creds_drop):
+        if creds_drop:  # by key, one executemany
             self._c.execute(
-                delete(t.device_credential).where(
-                    tuple_(t.device_credential.c.device_id, t.device_credential.c.purpose).in_(part)
-                )
+                _delete_credential(),
+                [{"b_device": device, "b_purpose": purpose} for device, purpose in creds_drop],
             )
         self._insert(t.device_credential, creds_store)
         self._insert(t.installation_history, history)
@@ -592,6 +591,13 @@ class SqlMigrationRepository:
                     for mpxn in changed
                 ],
             )
+
+
+def _delete_credential() -> Delete:
+    cred = t.device_credential
+    return delete(cred).where(
+        cred.c.device_id == bindparam("b_device"), cred.c.purpose == bindparam("b_purpose")
+    )
 
 
 _INSTALLATION = "installation"  # the key of an installation's values in ``MigrationUnit.stored``

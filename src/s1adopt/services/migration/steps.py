@@ -85,16 +85,23 @@ class StepContext:
         return headend
 
     def credential(self, unit: MigrationUnit, device: Device, purpose: CredentialPurpose) -> Secret:
-        """A device's stored credential for ``purpose``, opened from the vault."""
-        blob = unit.credentials.get((device.device_id, purpose))
+        """A device's stored credential for ``purpose``, opened from the vault (once per
+        sealed blob while the unit is loaded)."""
+        key = (device.device_id, purpose)
+        blob = unit.credentials.get(key)
         if blob is None:
             raise Failure(
                 FailureReason.COMMISSIONING_FAILED, f"{device.device_id}: no {purpose} credential"
             )
+        opened = unit.opened.get(key)
+        if opened is not None and opened[0] is blob:
+            return opened[1]
         try:
-            return self.vault.open(device.device_id, purpose, blob)
+            secret = self.vault.open(device.device_id, purpose, blob)
         except CredentialError as exc:
             raise Failure(FailureReason.COMMISSIONING_FAILED, str(exc)) from exc
+        unit.opened[key] = (blob, secret)
+        return secret
 
     def defer(self, units: Sequence[MigrationUnit]) -> None:
         """Keep the units' changes for the chunk's next ``save`` (see the module rules)."""
