@@ -60,6 +60,11 @@ def upgrade_schema(engine: Engine) -> None:
                 connection.execute(
                     text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK}
                 )
+            elif connection.dialect.name == "sqlite":
+                # pysqlite runs DDL outside a transaction unless one is open: open it, so a
+                # kill during the first upgrade leaves no tables without their revision (and
+                # processes starting at once wait for each other)
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
     except SQLAlchemyError as exc:
