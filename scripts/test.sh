@@ -5,20 +5,17 @@
 # Debian). In CI (CI=true) a missing server fails the tests that need it, never skips them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ -z "${S1ADOPT_TEST_POSTGRES_URL:-}" ]; then
-    if url=$(bash scripts/postgres-up.sh 2>/tmp/s1adopt-postgres-up.log | tail -1) && [ -n "$url" ]; then
-        export S1ADOPT_TEST_POSTGRES_URL="$url"
+# start_service VARIABLE SCRIPT NAME WHAT: export VARIABLE from SCRIPT's last line unless set
+start_service() {
+    local variable=$1 script=$2 name=$3 what=$4 url
+    if [ -n "${!variable:-}" ]; then return; fi
+    if url=$(bash "scripts/$script" 2>"/tmp/s1adopt-$script.log" | tail -1) && [ -n "$url" ]; then
+        export "$variable=$url"
     else
-        echo "note: PostgreSQL unavailable (see /tmp/s1adopt-postgres-up.log);" \
-             "PostgreSQL tests will be skipped outside CI" >&2
+        echo "note: $name unavailable (see /tmp/s1adopt-$script.log); $what will be" \
+             "skipped outside CI" >&2
     fi
-fi
-if [ -z "${S1ADOPT_TEST_BROKER_URL:-}" ]; then
-    if url=$(bash scripts/rabbitmq-up.sh 2>/tmp/s1adopt-rabbitmq-up.log | tail -1) && [ -n "$url" ]; then
-        export S1ADOPT_TEST_BROKER_URL="$url"
-    else
-        echo "note: RabbitMQ unavailable (see /tmp/s1adopt-rabbitmq-up.log);" \
-             "the scale-out tests will be skipped outside CI" >&2
-    fi
-fi
+}
+start_service S1ADOPT_TEST_POSTGRES_URL postgres-up.sh PostgreSQL "the PostgreSQL tests"
+start_service S1ADOPT_TEST_BROKER_URL rabbitmq-up.sh RabbitMQ "the scale-out tests"
 exec .venv/bin/pytest "$@"

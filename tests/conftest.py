@@ -33,14 +33,20 @@ def clock() -> StepClock:
     return StepClock()
 
 
-def postgres_url_or_fail() -> str:
-    """The test server's URL; in CI its absence is a failure, elsewhere a skip."""
-    url = os.environ.get("S1ADOPT_TEST_POSTGRES_URL")
+def service_url_or_fail(variable: str, name: str, script: str) -> str:
+    """A test server's URL from ``variable``; in CI its absence is a failure, elsewhere a
+    skip naming ``script``, which starts it."""
+    url = os.environ.get(variable)
     if url:
         return url
     if os.environ.get("CI"):
-        pytest.fail("S1ADOPT_TEST_POSTGRES_URL is not set: CI must start PostgreSQL")
-    pytest.skip("no PostgreSQL (set S1ADOPT_TEST_POSTGRES_URL or run scripts/postgres-up.sh)")
+        pytest.fail(f"{variable} is not set: CI must start {name}")
+    pytest.skip(f"no {name} (set {variable} or run scripts/{script})")
+
+
+def postgres_url_or_fail() -> str:
+    """The test PostgreSQL's URL (see ``service_url_or_fail``)."""
+    return service_url_or_fail("S1ADOPT_TEST_POSTGRES_URL", "PostgreSQL", "postgres-up.sh")
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from celery import Celery
 from sqlalchemy import Engine
 
 from s1adopt.adapters.db.engine import make_engine, upgrade_schema
@@ -25,14 +25,7 @@ from s1adopt.adapters.headend.policy import RetryPolicy
 from s1adopt.adapters.keys.countersign import Countersigner
 from s1adopt.adapters.keys.signing import SigningIdentity, identity_in, load_identity
 from s1adopt.adapters.keys.vault import Keyring
-from s1adopt.adapters.work.celery_app import (
-    ChunkRunner,
-    make_celery,
-    process_name,
-    register_chunk_task,
-)
-from s1adopt.adapters.work.celery_engine import CeleryEngine
-from s1adopt.adapters.work.claims import WorkClaims
+from s1adopt.adapters.work.claims import WorkClaims, process_name
 from s1adopt.adapters.work.inprocess import InProcessEngine
 from s1adopt.adapters.work.locks import StoreLock
 from s1adopt.adapters.work.processes import ProcessPoolEngine
@@ -75,6 +68,11 @@ from s1adopt.services.programme.exchange_intake import ExchangeIntake
 from s1adopt.services.programme.registration import RegistrationLoad, load_registration
 from s1adopt.services.programme.run import Programme, ProgrammeClock
 from s1adopt.services.queries import MigrationQueries
+
+if TYPE_CHECKING:  # Celery is imported only where a broker is used (it costs 0.2 s a start)
+    from celery import Celery
+
+    from s1adopt.adapters.work.celery_app import ChunkRunner
 
 
 class SystemClock:
@@ -153,6 +151,8 @@ class Application:
                 "S1ADOPT_BROKER_URL is not set: set it to RabbitMQ's amqp:// URL (start one "
                 "with scripts/rabbitmq-up.sh, which prints it)"
             )
+        from s1adopt.adapters.work.celery_app import make_celery, register_chunk_task
+
         app = make_celery(self.settings.broker_url, self.settings.work_queue)
         register_chunk_task(app, lambda: self.chunk_runner)
         return app
@@ -160,6 +160,7 @@ class Application:
     @cached_property
     def chunk_runner(self) -> ChunkRunner:
         """This worker process's runner of chunk tasks (made on its first task)."""
+        from s1adopt.adapters.work.celery_app import ChunkRunner
 
         @asynccontextmanager
         async def open_handler(control_url: str) -> AsyncIterator[ChunkHandler]:
@@ -214,6 +215,8 @@ class Application:
         """The work engine: Celery workers when a broker is set; else in process, or a pool
         of processes when ``workers`` > 1."""
         if self.settings.broker_url and partition is None and headend_url is not None:
+            from s1adopt.adapters.work.celery_engine import CeleryEngine
+
             return CeleryEngine(
                 self.celery, self._claims(), headend_url, self.settings.task_chunk_size
             )

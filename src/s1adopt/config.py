@@ -38,6 +38,7 @@ class Settings(BaseSettings):
         default=3, gt=0, le=64, description="chunks worked on at once by one process"
     )
     headend_timeout: float = Field(default=10.0, gt=0)
+    headend_retries: int = Field(default=3, ge=0, le=20)
 
     # scale-out: Celery workers on RabbitMQ, PostgreSQL as the shared store
     broker_url: str | None = Field(
@@ -60,7 +61,6 @@ class Settings(BaseSettings):
     claim_ttl: float = Field(
         default=30.0, ge=3, le=3600, description="seconds a dead worker's work stays held"
     )
-    headend_retries: int = Field(default=3, ge=0, le=20)
 
     # the migration programme
     capacity: str = Field(

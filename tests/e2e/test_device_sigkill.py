@@ -139,6 +139,33 @@ def _signed(request_id: str, variant: int, srv: str, body: etree._Element) -> by
     )
 
 
+def post_future_reads(
+    url: str,
+    meters: list[tuple[str, str, str]],
+    start: datetime,
+    first: int,
+    spacing: int,
+    counter: int,
+) -> dict[str, str]:
+    """A future-dated 4.1.1 read of each meter, due ``first`` seconds after ``start`` and then
+    every ``spacing`` seconds, each acknowledged I99; RequestID -> device. The counters are
+    ``counter + 1`` onwards."""
+    expected: dict[str, str] = {}
+    for offset, (device, kind, _) in enumerate(meters):
+        due = start + timedelta(seconds=first + spacing * offset)
+        rid = f"{SUPPLIER}:{device}:{counter + 1 + offset}"
+        values = {"executionDateTime": due.strftime("%Y-%m-%dT%H:%M:%SZ")}
+        answer = httpx.post(
+            f"{url}/api/v1/serviceS",
+            content=_signed(rid, 1, "4.1.1", build_body("4.1.1", values, kind)),
+            headers={"Content-Type": "application/xml"},
+            timeout=10,
+        )
+        assert answer.headers["X-DUIS-Response-Code"] == "I99", answer.headers
+        expected[rid] = device
+    return expected
+
+
 def _meters(database: Path) -> list[tuple[str, str, str]]:
     with sqlite3.connect(database) as connection:
         rows = connection.execute(
@@ -221,21 +248,9 @@ def test_future_dated_requests_and_a_schedule_run_once_across_sigkills(
         before = {device: _device_requests(emulator, tmp_path, device) for device, _, _ in meters}
         start = datetime.now(UTC).replace(microsecond=0)
         counter = time.time_ns() // 1000
-        expected: dict[str, str] = {}
-        for offset, (device, kind, _) in enumerate(meters):
-            due = start + timedelta(seconds=5 + offset)
-            counter += 1
-            rid = f"{SUPPLIER}:{device}:{counter}"
-            values = {"executionDateTime": due.strftime("%Y-%m-%dT%H:%M:%SZ")}
-            answer = httpx.post(
-                f"{service.url}/api/v1/serviceS",
-                content=_signed(rid, 1, "4.1.1", build_body("4.1.1", values, kind)),
-                headers={"Content-Type": "application/xml"},
-                timeout=10,
-            )
-            assert answer.headers["X-DUIS-Response-Code"] == "I99", answer.headers
-            expected[rid] = device
-        scheduled, kind, _ = meters[0]
+        expected = post_future_reads(service.url, meters, start, 5, 1, counter)
+        counter += len(meters)
+        scheduled = meters[0][0]
         run_at = start + timedelta(seconds=7)
         schedule = ScheduleRequest(
             "Daily",

@@ -17,19 +17,15 @@ from typing import Any
 import pytest
 from kombu import Connection
 
+from tests.conftest import service_url_or_fail
 from tests.e2e.conftest import cli, emulator_for  # noqa: F401 - a fixture, used by the tests
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def broker_url_or_fail() -> str:
-    """The test broker's URL; in CI its absence is a failure, elsewhere a skip."""
-    url = os.environ.get("S1ADOPT_TEST_BROKER_URL")
-    if url:
-        return url
-    if os.environ.get("CI"):
-        pytest.fail("S1ADOPT_TEST_BROKER_URL is not set: CI must start RabbitMQ")
-    pytest.skip("no RabbitMQ (set S1ADOPT_TEST_BROKER_URL or run scripts/rabbitmq-up.sh)")
+    """The test RabbitMQ's URL (see ``service_url_or_fail``)."""
+    return service_url_or_fail("S1ADOPT_TEST_BROKER_URL", "RabbitMQ", "rabbitmq-up.sh")
 
 
 def delete_queue(broker: str, queue: str) -> None:

@@ -22,7 +22,6 @@ import pytest
 from lxml import etree
 
 from s1adopt.domain.identities import Eui64
-from s1adopt.formats.duis.device_requests import build_body
 from tests.e2e.test_device_sigkill import (
     DUIS,
     KEYS,
@@ -30,7 +29,7 @@ from tests.e2e.test_device_sigkill import (
     SUPPLIER,
     Inbox,
     _device_requests,
-    _signed,
+    post_future_reads,
     socket_port,
 )
 from tests.scaleout.conftest import Cluster, wait_for
@@ -131,21 +130,7 @@ def test_a_standby_scheduler_takes_over_and_every_request_is_answered_once(
         wait_for(lambda: any(s.working() for s in schedulers), 60, "a scheduler at work")
         before = {device: _device_requests(emulator, c.tmp, device) for device, _, _ in meters}
         start = datetime.now(UTC).replace(microsecond=0)
-        counter = time.time_ns() // 1000
-        expected: dict[str, str] = {}
-        for offset, (device, kind, _) in enumerate(meters):
-            due = start + timedelta(seconds=4 + 2 * offset)
-            counter += 1
-            rid = f"{SUPPLIER}:{device}:{counter}"
-            values = {"executionDateTime": due.strftime("%Y-%m-%dT%H:%M:%SZ")}
-            answer = httpx.post(
-                f"{url}/api/v1/serviceS",
-                content=_signed(rid, 1, "4.1.1", build_body("4.1.1", values, kind)),
-                headers={"Content-Type": "application/xml"},
-                timeout=10,
-            )
-            assert answer.headers["X-DUIS-Response-Code"] == "I99", answer.headers
-            expected[rid] = device
+        expected = post_future_reads(url, meters, start, 4, 2, time.time_ns() // 1000)
 
         for kill_at in (5.0, 9.0):  # while the requests fall due, twice: the one at work
             time.sleep(

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import csv
 import json
+import signal
 import subprocess
-import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -47,6 +47,18 @@ def _check_sessions(stats: dict[str, Any]) -> None:
         assert sessions["peak"] > 0, (name, sessions)
 
 
+def _check_run(c: Cluster, result: dict[str, Any], expected: dict[str, Any], emulator: Any) -> None:
+    """The run's outcomes equal expected.json installation by installation, no credential was
+    replaced twice, and no head end ever carried more sessions than its limit."""
+    assert result["total"] == expected["total"]
+    assert result["outcomes"] == expected["outcomes"]
+    assert result["unfinished"] == 0
+    assert _outcomes(c.tmp, result) == expected["installations"]
+    stats = emulator.stats(c.tmp)
+    assert max(d["credential_replacements"] for d in stats["devices"].values()) == 1
+    _check_sessions(stats)
+
+
 def test_three_workers_migrate_a_fleet_to_the_outcomes_of_expected_json(
     cluster: Any, emulator_for: Any
 ) -> None:
@@ -56,42 +68,49 @@ def test_three_workers_migrate_a_fleet_to_the_outcomes_of_expected_json(
     for _ in range(3):
         c.start_worker()
     result = json_of(c.run("migrate", *_files(fleet), "--headend", emulator.url, "--json"))
-    assert result["total"] == expected["total"]
-    assert result["outcomes"] == expected["outcomes"]
-    assert result["unfinished"] == 0
-    assert _outcomes(c.tmp, result) == expected["installations"]
-    stats = emulator.stats(c.tmp)
-    assert max(d["credential_replacements"] for d in stats["devices"].values()) == 1
-    _check_sessions(stats)
+    _check_run(c, result, expected, emulator)
     assert all(c.chunks_taken(i) > 0 for i in range(3)), "every worker took work"
 
 
-def test_workers_killed_twice_and_the_broker_restarted_change_no_outcome(
+def test_workers_and_migrate_killed_again_and_again_and_the_broker_restarted_change_nothing(
     cluster: Any, emulator_for: Any
 ) -> None:
+    """SIGKILL at six moments of one run: a worker; `migrate` itself (run again with the same
+    command); two workers at once; RabbitMQ shut down and started again; a worker twice more.
+    Each dead worker is replaced by a new one."""
     # short holds, so the test does not wait long for a dead worker's work
     c: Cluster = cluster(claim_ttl="6", headend_timeout="3", task_chunk_size="50")
     fleet, expected = _fleet(c, 3000, 23)
     emulator = emulator_for(fleet, c.tmp)
     for _ in range(3):
         c.start_worker()
-    started = time.monotonic()
-    migrate = c.start("migrate", *_files(fleet), "--headend", emulator.url, "--json")
+    command = ("migrate", *_files(fleet), "--headend", emulator.url, "--json")
+    migrate = [c.start(*command)]
 
     def replaced_at_least(n: int) -> Any:
         def check() -> bool:
-            assert migrate.poll() is None, "migrate ended before the faults were injected"
+            assert migrate[-1].poll() is None, "migrate ended before the faults were injected"
             with urllib.request.urlopen(f"{emulator.url}/stats?devices=none") as response:
                 totals = json.loads(response.read())["totals"]
             return bool(totals["credential_replacements"] >= n)
 
         return check
 
-    wait_for(replaced_at_least(1000), 300, "a third of the fleet's credentials replaced")
-    _note(f"{time.monotonic() - started:.1f}s: worker 0 killed")
-    c.kill(0)
+    def replace_worker(index: int) -> None:
+        c.kill(index)
+        c.start_worker()
+
+    wait_for(replaced_at_least(600), 300, "600 credentials replaced")
+    replace_worker(0)
+    wait_for(replaced_at_least(1500), 300, "1,500 credentials replaced")
+    migrate[-1].send_signal(signal.SIGKILL)
+    migrate[-1].wait(timeout=30)
+    migrate.append(c.start(*command))
+    wait_for(replaced_at_least(2500), 300, "2,500 credentials replaced")
+    c.kill(1)
+    replace_worker(2)
     c.start_worker()
-    wait_for(replaced_at_least(3000), 300, "half of the fleet's credentials replaced")
+    wait_for(replaced_at_least(3500), 300, "3,500 credentials replaced")
     restarted = subprocess.run(
         ["bash", "-c", "rabbitmqctl -q shutdown && bash scripts/rabbitmq-up.sh"],
         cwd=REPO,
@@ -101,24 +120,12 @@ def test_workers_killed_twice_and_the_broker_restarted_change_no_outcome(
         check=False,
     )
     assert restarted.returncode == 0, restarted.stderr[-2000:]
-    _note(f"{time.monotonic() - started:.1f}s: broker restarted")
-    wait_for(replaced_at_least(5000), 300, "most of the fleet's credentials replaced")
-    _note(f"{time.monotonic() - started:.1f}s: worker 1 killed")
-    c.kill(1)
-    c.start_worker()
-    stdout, stderr = migrate.communicate(timeout=900)
-    _note(f"{time.monotonic() - started:.1f}s: migrate done")
-    _note(stderr[-1500:])
-    assert migrate.returncode == 0, stderr[-3000:]
+    wait_for(replaced_at_least(4800), 300, "4,800 credentials replaced")
+    replace_worker(len(c.workers) - 1)
+    wait_for(replaced_at_least(6000), 300, "6,000 credentials replaced")
+    replace_worker(len(c.workers) - 1)
+    stdout, stderr = migrate[-1].communicate(timeout=900)
+    assert migrate[-1].returncode == 0, stderr[-3000:]
     result = json.loads(stdout)
-    assert result["outcomes"] == expected["outcomes"]
-    assert result["unfinished"] == 0
-    assert _outcomes(c.tmp, result) == expected["installations"]
-    stats = emulator.stats(c.tmp)
-    assert max(d["credential_replacements"] for d in stats["devices"].values()) == 1
-    _check_sessions(stats)
-
-
-def _note(text: str) -> None:
-    with open("/tmp/s1adopt-scaleout-timeline.txt", "a") as handle:
-        handle.write(text + "\n")
+    assert all(batch["resumed"] for batch in result["batches"])  # taken in once, not twice
+    _check_run(c, result, expected, emulator)

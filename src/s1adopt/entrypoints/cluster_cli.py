@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
 import time
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any, Protocol
@@ -13,7 +12,7 @@ from typing import Annotated, Any, Protocol
 import typer
 from rich.console import Console
 
-from s1adopt.entrypoints.api.device_process import background_for
+from s1adopt.entrypoints.api.device_process import background_for, stop_on_signals
 from s1adopt.entrypoints.errors import guard
 from s1adopt.entrypoints.options import DbOption, application_for
 
@@ -71,11 +70,7 @@ def scheduler(
     work = background_for(application)
 
     async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            with contextlib.suppress(NotImplementedError):
-                loop.add_signal_handler(sig, stop.set)
+        stop = stop_on_signals()
         announced = False
         while not stop.is_set():
             if await asyncio.to_thread(lock.acquire):

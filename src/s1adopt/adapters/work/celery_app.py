@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import secrets
-import socket
 import threading
 import time
 from collections import Counter
@@ -30,7 +28,7 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from celery import Celery, Task
 from celery.signals import worker_shutdown
 
-from s1adopt.adapters.work.claims import WorkClaims
+from s1adopt.adapters.work.claims import WorkClaims, process_name
 from s1adopt.services.ports import ChunkHandler
 
 log = logging.getLogger(__name__)
@@ -64,11 +62,6 @@ def make_celery(broker_url: str, queue: str = WORK_QUEUE) -> Celery:
     return app
 
 
-def process_name() -> str:
-    """This process's name among a cluster's holders: host, pid and a random tag."""
-    return f"{socket.gethostname()[:30]}:{os.getpid()}:{secrets.token_hex(4)}"
-
-
 class ChunkRunner:
     """Runs chunk tasks of one worker process on its event loop (see the module rules)."""
 
@@ -82,6 +75,7 @@ class ChunkRunner:
         )
         self._thread.start()
         self._handlers: dict[str, ChunkHandler] = {}
+        self._opening = asyncio.Lock()  # the task threads' first chunks arrive at once
         self._stack = AsyncExitStack()
         self._running: Counter[str] = Counter()
         self._admission = threading.Lock()
@@ -112,11 +106,13 @@ class ChunkRunner:
         self._loop.call_soon_threadsafe(self._loop.stop)
 
     async def _handler(self, headend: str) -> ChunkHandler:
-        handler = self._handlers.get(headend)
-        if handler is None:
-            handler = await self._stack.enter_async_context(self._open_handler(headend))
-            self._handlers[headend] = handler
-        return handler
+        """The handler on ``headend``'s directory, opened once for the process's life."""
+        async with self._opening:
+            handler = self._handlers.get(headend)
+            if handler is None:
+                handler = await self._stack.enter_async_context(self._open_handler(headend))
+                self._handlers[headend] = handler
+            return handler
 
     async def _work(self, queue: str, ids: list[int], headend: str) -> int:
         handler = await self._handler(headend)

@@ -8,6 +8,9 @@ that dies lets go when its hold runs out. Two holders never hold one item (see
 
 from __future__ import annotations
 
+import os
+import secrets
+import socket
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -15,6 +18,11 @@ from sqlalchemy import Engine, or_, select
 
 from s1adopt.adapters.db import tables as t
 from s1adopt.adapters.work.store_queue import StoreWorkQueue
+
+
+def process_name() -> str:
+    """This process's name among a cluster's holders: host, pid and a random tag."""
+    return f"{socket.gethostname()[:30]}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
 class WorkClaims:

@@ -48,6 +48,7 @@ class SessionLeaseStore:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._slots_made: set[tuple[str, int]] = set()  # (head end, limit) known to exist
 
     def renew(
         self,
@@ -97,6 +98,13 @@ class SessionLeaseStore:
             )
 
     def _ensure_slots(self, headend: str, limit: int) -> None:
+        """Make the head end's slot rows once per store (not at every renewal)."""
+        if (headend, limit) in self._slots_made:
+            return
+        self._make_slots(headend, limit)
+        self._slots_made.add((headend, limit))
+
+    def _make_slots(self, headend: str, limit: int) -> None:
         lease = t.session_lease
         with self._engine.begin() as c:
             present = c.execute(

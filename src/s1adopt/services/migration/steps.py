@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
 from s1adopt.domain.devices import CredentialPurpose, Device
@@ -75,7 +75,7 @@ class StepContext:
 
     def for_chunk(self) -> StepContext:
         """The same collaborators with a chunk's own deferred saves."""
-        return StepContext(self.uow_factory, self.headends, self.vault, self.clock, self.rules)
+        return replace(self, deferred=[])
 
     def headend(self, unit: MigrationUnit) -> HeadEnd:
         """The head end of the unit's SMSO (a failure when none is known)."""
