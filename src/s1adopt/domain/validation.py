@@ -34,7 +34,6 @@ from s1adopt.domain.records import DeviceRecord, InstallationRecord
 _UPGRADABLE_TYPES = frozenset({"Dormant", "Mixed"})
 _TYPES: dict[str, DeviceType] = {kind.value: kind for kind in DeviceType}
 _TYPE2 = frozenset(kind for kind in DeviceType if kind.is_type2)
-_CHF, _ESME, _GPF, _GSME = DeviceType.CHF, DeviceType.ESME, DeviceType.GPF, DeviceType.GSME
 _ASSOCIATION_TARGET: dict[DeviceType, DeviceType] = {
     DeviceType.ESME: DeviceType.CHF,
     DeviceType.GPF: DeviceType.CHF,
@@ -160,16 +159,16 @@ def _check_consistency(
             return [], f"device {device_id} is listed twice"
         by_id[device_id.value] = (kind, device_id)
         kinds.append(kind)
-    if kinds.count(_CHF) != 1:
-        return [], f"an installation needs exactly one CHF, found {kinds.count(_CHF)}"
-    has_esme, has_gsme = _ESME in kinds, _GSME in kinds
+    if kinds.count(DeviceType.CHF) != 1:
+        return [], f"an installation needs exactly one CHF, found {kinds.count(DeviceType.CHF)}"
+    has_esme, has_gsme = DeviceType.ESME in kinds, DeviceType.GSME in kinds
     if not (has_esme or has_gsme):
         return [], "an installation needs at least one meter (ESME or GSME)"
     if has_esme != (mpan is not None):
         return [], "an ESME needs an MPAN and an MPAN needs an ESME"
     if has_gsme != (mprn is not None):
         return [], "a GSME needs an MPRN and an MPRN needs a GSME"
-    if has_gsme and _GPF not in kinds:
+    if has_gsme and DeviceType.GPF not in kinds:
         return [], "a GSME needs a GPF"
     typed: list[_Typed] = []
     for device_id, kind, rec in zip(ids, kinds, record.devices, strict=True):
